@@ -1,0 +1,106 @@
+"""Scoped API base classes: every viewset, serializer and filterset inherits tenant scoping.
+
+A viewset declares ``queryset``, ``serializer_class`` and ``filterset_class``; the base maps the
+HTTP method to an action, restricts the queryset with ``for_user`` (so other tenants' objects are a
+404), restricts every related-field choice, and refuses writes from read-only tokens with a clear
+message.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.contrib.auth import get_user_model
+from django.db import models
+from rest_framework import exceptions, permissions, serializers, viewsets
+
+from core.access import visible_users
+from core.capabilities import READ_ACTIONS
+from core.querysets import TenantScopedQuerySet
+
+METHOD_ACTIONS = {
+    "GET": "view",
+    "HEAD": "view",
+    "OPTIONS": "view",
+    "POST": "add",
+    "PUT": "change",
+    "PATCH": "change",
+    "DELETE": "delete",
+}
+
+
+def scope_queryset(queryset: models.QuerySet, user, action: str = "view") -> models.QuerySet:
+    """Restrict any queryset of a tenant-scoped model; others are returned unchanged."""
+    if isinstance(queryset, TenantScopedQuerySet):
+        return queryset.for_user(user, action)
+    if queryset.model is get_user_model():
+        return queryset.filter(pk__in=visible_users(user).values("pk"))
+    return queryset
+
+
+class TokenScopePermission(permissions.BasePermission):
+    message = "This API token is read-only; create a token with the write scope to make changes."
+
+    def has_permission(self, request, view) -> bool:
+        token = getattr(request.user, "api_token", None)
+        if token is None or token.allows_write:
+            return True
+        return view.action_for_request() in READ_ACTIONS
+
+
+class TenantScopedViewSet(viewsets.GenericViewSet):
+    permission_classes = [permissions.IsAuthenticated, TokenScopePermission]
+    # Extra actions (e.g. "revoke") map to capability actions here.
+    action_map: dict[str, str] = {}
+
+    def action_for_request(self) -> str:
+        if self.action in self.action_map:
+            return self.action_map[self.action]
+        return METHOD_ACTIONS.get(self.request.method, "view")
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        return scope_queryset(queryset, self.request.user, self.action_for_request())
+
+
+class ScopedRelatedFieldsMixin:
+    """Limit every related field's choices to rows the requesting user can see."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        for field in fields.values():
+            target = getattr(field, "child_relation", field)
+            if isinstance(target, serializers.RelatedField) and target.queryset is not None:
+                target.queryset = scope_queryset(target.queryset, user, "view")
+        return fields
+
+
+class TenantScopedSerializer(ScopedRelatedFieldsMixin, serializers.ModelSerializer):
+    """Rejects cross-tenant references: related rows must belong to the object's own tenant."""
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        tenant = attrs.get("tenant") or getattr(self.instance, "tenant", None)
+        if tenant is None:
+            return attrs
+        errors = {}
+        for name, value in attrs.items():
+            related_tenant = getattr(value, "tenant_id", None)
+            if name != "tenant" and related_tenant is not None and related_tenant != tenant.pk:
+                errors[name] = "This object belongs to another tenant."
+        if errors:
+            raise exceptions.ValidationError(errors)
+        return attrs
+
+
+class TenantScopedFilterSet(django_filters.FilterSet):
+    """Model-choice filters list (and accept) only rows the requesting user can see."""
+
+    def __init__(self, data=None, queryset=None, *, request=None, **kwargs):
+        super().__init__(data, queryset, request=request, **kwargs)
+        user = getattr(request, "user", None)
+        for filter_ in self.filters.values():
+            field_queryset = filter_.extra.get("queryset")
+            if isinstance(field_queryset, models.QuerySet):
+                filter_.extra["queryset"] = scope_queryset(field_queryset, user, "view")

@@ -1,0 +1,64 @@
+"""Filtersets shared by the API and the portal lists."""
+
+from __future__ import annotations
+
+import django_filters
+
+from core.api.base import TenantScopedFilterSet
+from core.capabilities import Role
+from core.models import ApiToken, AuditEvent, Membership, Tenant
+
+
+class TenantFilterSet(TenantScopedFilterSet):
+    q = django_filters.CharFilter(method="search", label="Search name or slug")
+    parent = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+
+    class Meta:
+        model = Tenant
+        fields = ["status", "kind", "parent", "default_currency", "slug"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(name__icontains=value) | queryset.filter(slug__icontains=value)
+
+
+class MembershipFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    role = django_filters.ChoiceFilter(choices=Role.choices)
+    user = django_filters.NumberFilter(field_name="user_id")
+    email = django_filters.CharFilter(field_name="user__email", lookup_expr="iexact")
+
+    class Meta:
+        model = Membership
+        fields = ["tenant", "role", "user", "email"]
+
+
+class AuditEventFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    event_type = django_filters.CharFilter()
+    event_type_prefix = django_filters.CharFilter(field_name="event_type", lookup_expr="startswith")
+    source = django_filters.ChoiceFilter(choices=AuditEvent.Source.choices)
+    actor = django_filters.NumberFilter(field_name="actor_id")
+    target_type = django_filters.CharFilter()
+    target_id = django_filters.CharFilter()
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = AuditEvent
+        fields = ["tenant", "event_type", "source", "actor", "target_type", "target_id"]
+
+
+class ApiTokenFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    active = django_filters.BooleanFilter(method="filter_active")
+
+    class Meta:
+        model = ApiToken
+        fields = ["tenant", "scope", "active"]
+
+    def filter_active(self, queryset, name, value):
+        from django.db.models import Q
+        from django.utils import timezone
+
+        active = Q(revoked_at__isnull=True, expires_at__gt=timezone.now())
+        return queryset.filter(active) if value else queryset.exclude(active)

@@ -1,0 +1,18 @@
+"""PostgreSQL advisory locks, with every key namespace listed in one place."""
+
+from __future__ import annotations
+
+import enum
+
+from django.db import connection
+
+
+class LockKey(enum.IntEnum):
+    AUDIT_CHAIN = 1001
+    CONNECTION_SYNC = 1002
+
+
+def advisory_xact_lock(namespace: LockKey, key: int) -> None:
+    """Block until this transaction holds the lock; released at commit or rollback."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [int(namespace), int(key)])

@@ -1,0 +1,20 @@
+from core.models.audit import AuditEvent
+from core.models.base import TenantOwnedModel, tenant_scoped_models
+from core.models.tenancy import (
+    Membership,
+    Tenant,
+    TenantGroupObjectPermission,
+    TenantUserObjectPermission,
+)
+from core.models.tokens import ApiToken
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "Membership",
+    "Tenant",
+    "TenantGroupObjectPermission",
+    "TenantOwnedModel",
+    "TenantUserObjectPermission",
+    "tenant_scoped_models",
+]

@@ -1,0 +1,67 @@
+"""Base classes every tenant-owned model builds on."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from core.capabilities import Capability
+from core.querysets import TenantScopedQuerySet
+
+
+class TenantOwnedModel(models.Model):
+    """A row that belongs to exactly one tenant.
+
+    ``tenant_capabilities`` maps an action ("view", "add", "change", "delete", or a custom one) to
+    the Tenant capability that authorises it. Actions missing from the map are refused.
+    """
+
+    tenant = models.ForeignKey(
+        "core.Tenant",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=True,
+        verbose_name=_("tenant"),
+    )
+
+    objects = TenantScopedQuerySet.as_manager()
+
+    tenant_capabilities: dict[str, str] = {"view": Capability.VIEW_TENANT}
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def capability_for(cls, action: str) -> str | None:
+        return cls.tenant_capabilities.get(action)
+
+    def clean(self) -> None:
+        super().clean()
+        self.validate_tenant_relations()
+
+    def validate_tenant_relations(self) -> None:
+        """Reject foreign keys that point at another tenant's rows (OpenWISP's rule)."""
+        if not self.tenant_id:
+            return
+        errors = {}
+        for field in self._meta.concrete_fields:
+            if not field.is_relation or field.name == "tenant":
+                continue
+            related = getattr(self, field.name, None)
+            related_tenant = getattr(related, "tenant_id", None)
+            if related is not None and related_tenant and related_tenant != self.tenant_id:
+                errors[field.name] = _("This object belongs to another tenant.")
+        if errors:
+            raise ValidationError(errors)
+
+
+def tenant_scoped_models() -> list[type[models.Model]]:
+    """Every model whose default manager applies tenant scoping: the isolation registry."""
+    from django.apps import apps
+
+    return [
+        model
+        for model in apps.get_models()
+        if isinstance(model._default_manager.all(), TenantScopedQuerySet)
+    ]

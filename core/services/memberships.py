@@ -1,0 +1,158 @@
+"""Who belongs to which tenant with which role; grants the role's capabilities via guardian."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from core.audit import record_event, snapshot
+from core.capabilities import OPERATOR_ROLES, ROLE_RANK, Role, capabilities_for
+from core.models import Membership, Tenant, TenantUserObjectPermission
+
+User = get_user_model()
+
+
+def _sync_grants(*, user, tenant: Tenant) -> None:
+    """Make the user's guardian permissions on ``tenant`` equal to what their role implies."""
+    membership = Membership.objects.filter(user=user, tenant=tenant).first()
+    wanted = capabilities_for(membership.role) if membership else frozenset()
+    TenantUserObjectPermission.objects.filter(user=user, content_object=tenant).exclude(
+        permission__codename__in=wanted
+    ).delete()
+    have = set(
+        TenantUserObjectPermission.objects.filter(user=user, content_object=tenant).values_list(
+            "permission__codename", flat=True
+        )
+    )
+    missing = Permission.objects.filter(
+        content_type=ContentType.objects.get_for_model(Tenant), codename__in=wanted - have
+    )
+    TenantUserObjectPermission.objects.bulk_create(
+        TenantUserObjectPermission(user=user, content_object=tenant, permission=permission)
+        for permission in missing
+    )
+
+
+def actor_rank(actor, tenant: Tenant) -> int:
+    """The highest role rank the actor holds on this tenant or any ancestor."""
+    if actor is None or actor.is_superuser:
+        return max(ROLE_RANK.values()) + 1
+    ancestor_ids = [int(pk) for pk in tenant.path.strip("/").split("/") if pk]
+    roles = Membership.objects.filter(user=actor, tenant_id__in=ancestor_ids).values_list(
+        "role", flat=True
+    )
+    return max((ROLE_RANK[role] for role in roles), default=0)
+
+
+def _check_can_assign(*, actor, tenant: Tenant, user, role: str) -> None:
+    if actor is not None:
+        from core.capabilities import Capability
+        from core.services.guards import require_capability
+
+        require_capability(actor, Capability.MANAGE_MEMBERS, tenant)
+    if role not in Role.values:
+        raise ValidationError({"role": _("Unknown role: %(role)s") % {"role": role}})
+    if role in OPERATOR_ROLES and not user.is_staff:
+        raise ValidationError({"role": _("Operator roles are for MSP staff accounts only.")})
+    if ROLE_RANK[role] > actor_rank(actor, tenant):
+        raise PermissionDenied(_("You cannot grant a role above your own."))
+
+
+@transaction.atomic
+def membership_create(*, actor, tenant: Tenant, user, role: str) -> Membership:
+    _check_can_assign(actor=actor, tenant=tenant, user=user, role=role)
+    if Membership.objects.filter(tenant=tenant, user=user).exists():
+        raise ValidationError({"user": _("This user is already a member of the tenant.")})
+    membership = Membership(tenant=tenant, user=user, role=role, created_by=actor)
+    membership.full_clean()
+    membership.save()
+    _sync_grants(user=user, tenant=tenant)
+    record_event(
+        event_type="membership.created",
+        actor=actor,
+        tenant=tenant,
+        target=membership,
+        after=snapshot(membership, ["user_id", "role"]),
+        extra={"username": user.get_username()},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_update(*, actor, membership: Membership, role: str) -> Membership:
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    _check_can_assign(actor=actor, tenant=membership.tenant, user=membership.user, role=role)
+    if ROLE_RANK[membership.role] > actor_rank(actor, membership.tenant):
+        raise PermissionDenied(_("You cannot change the role of someone ranked above you."))
+    _ensure_an_owner_remains(membership, new_role=role)
+    before = snapshot(membership, ["user_id", "role"])
+    membership.role = role
+    membership.save(update_fields=["role"])
+    _sync_grants(user=membership.user, tenant=membership.tenant)
+    record_event(
+        event_type="membership.updated",
+        actor=actor,
+        tenant=membership.tenant,
+        target=membership,
+        before=before,
+        after=snapshot(membership, ["user_id", "role"]),
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_delete(*, actor, membership: Membership) -> None:
+    from core.capabilities import Capability
+    from core.services.guards import require_capability
+
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    require_capability(actor, Capability.MANAGE_MEMBERS, membership.tenant)
+    if ROLE_RANK[membership.role] > actor_rank(actor, membership.tenant):
+        raise PermissionDenied(_("You cannot remove someone ranked above you."))
+    _ensure_an_owner_remains(membership, new_role=None)
+    before = snapshot(membership, ["user_id", "role"])
+    tenant, user = membership.tenant, membership.user
+    record_event(
+        event_type="membership.deleted",
+        actor=actor,
+        tenant=tenant,
+        target=membership,
+        before=before,
+        extra={"username": user.get_username()},
+    )
+    membership.delete()
+    _sync_grants(user=user, tenant=tenant)
+
+
+def _ensure_an_owner_remains(membership: Membership, *, new_role: str | None) -> None:
+    if membership.role != Role.OWNER or new_role == Role.OWNER:
+        return
+    others = Membership.objects.filter(tenant=membership.tenant, role=Role.OWNER).exclude(
+        pk=membership.pk
+    )
+    if not others.exists():
+        raise ValidationError({"role": _("A tenant with an owner must keep at least one owner.")})
+
+
+@transaction.atomic
+def member_invite(*, actor, tenant: Tenant, email: str, role: str, send_email=None) -> Membership:
+    """Add a person by email: an existing account joins; otherwise an account without a password
+    is created and the person receives a link to choose one."""
+    email = User.objects.normalize_email(email).strip()
+    if not email or "@" not in email:
+        raise ValidationError({"email": _("Enter a valid email address.")})
+    user = User.objects.filter(email__iexact=email).order_by("pk").first()
+    created = user is None
+    if created:
+        user = User(username=email.lower()[:150], email=email)
+        user.set_unusable_password()
+        user.full_clean(exclude=["password"])
+        user.save()
+    membership = membership_create(actor=actor, tenant=tenant, user=user, role=role)
+    if send_email is not None:
+        transaction.on_commit(lambda: send_email(user=user, tenant=tenant, new_account=created))
+    return membership
