@@ -4,19 +4,34 @@ Grants are django-guardian object permissions on Tenant rows and are inherited d
 tree: an operator assigned to a client tenant also reaches its sub-tenants. Customers (non-staff)
 lose access to suspended tenants; MSP staff keep it so they can fix what caused the suspension.
 An API token narrows everything further to its own tenant subtree and scope.
+
+The result is a lazy queryset used as a subquery: the granted tenant ids are gathered once
+(an InitPlan) and matched against each tenant's lineage with a GIN-indexed array overlap.
 """
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Q
-from django.db.models.functions import Left, Length
+from django.contrib.postgres.expressions import ArraySubquery
 
 from core.capabilities import READ_ACTIONS
 
 
+def granted_tenant_ids(user, capability: str):
+    """Tenant ids on which the user holds ``capability`` directly or through a group."""
+    from core.models import TenantGroupObjectPermission, TenantUserObjectPermission
+
+    direct = TenantUserObjectPermission.objects.filter(
+        user_id=user.pk, permission__codename=capability
+    ).values("content_object_id")
+    via_groups = TenantGroupObjectPermission.objects.filter(
+        group__user=user.pk, permission__codename=capability
+    ).values("content_object_id")
+    return direct.union(via_groups, all=True)
+
+
 def allowed_tenants(user, capability: str, *, action: str = "view"):
     """A lazy Tenant queryset (usable as a subquery), or None meaning "every tenant"."""
-    from core.models import Tenant, TenantGroupObjectPermission, TenantUserObjectPermission
+    from core.models import Tenant
 
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return Tenant.objects.none()
@@ -28,25 +43,17 @@ def allowed_tenants(user, capability: str, *, action: str = "view"):
     if user.is_superuser:
         tenants = None
     else:
-        # A tenant qualifies when some tenant on its path (itself or an ancestor) carries a grant.
-        prefix_of_outer = Left(OuterRef("path"), Length("content_object__path"))
-        user_grant = TenantUserObjectPermission.objects.filter(
-            user_id=user.pk,
-            permission__codename=capability,
-            content_object__path=prefix_of_outer,
+        tenants = Tenant.objects.filter(
+            lineage__overlap=ArraySubquery(granted_tenant_ids(user, capability))
         )
-        group_grant = TenantGroupObjectPermission.objects.filter(
-            group__user=user.pk,
-            permission__codename=capability,
-            content_object__path=prefix_of_outer,
-        )
-        tenants = Tenant.objects.filter(Exists(user_grant) | Exists(group_grant))
         if not user.is_staff:
             tenants = tenants.filter(status=Tenant.Status.ACTIVE)
 
     if token is not None:
-        subtree = Q(path__startswith=token.tenant_path)
-        tenants = (Tenant.objects.all() if tenants is None else tenants).filter(subtree)
+        subtree = (Tenant.objects.all() if tenants is None else tenants).filter(
+            lineage__contains=[token.tenant_id]
+        )
+        tenants = subtree
     return tenants
 
 

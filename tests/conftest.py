@@ -21,6 +21,7 @@ class World:
     owner_b: object
     viewer_a: object
     operator_a: object  # MSP staff assigned to tenant A only
+    operator_b: object  # MSP staff assigned to tenant B only
     superuser: object
 
 
@@ -37,6 +38,7 @@ def world(db) -> World:
         owner_b=member(b, Role.OWNER, username="owner-b"),
         viewer_a=member(a, Role.VIEWER, username="viewer-a"),
         operator_a=member(a, Role.OPERATOR, username="operator-a"),
+        operator_b=member(b, Role.OPERATOR, username="operator-b"),
         superuser=UserFactory(username="root", is_superuser=True, is_staff=True),
     )
 

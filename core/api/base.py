@@ -101,6 +101,9 @@ class TenantScopedFilterSet(django_filters.FilterSet):
         super().__init__(data, queryset, request=request, **kwargs)
         user = getattr(request, "user", None)
         for filter_ in self.filters.values():
-            field_queryset = filter_.extra.get("queryset")
+            # django-filter builds choice fields from ``filter.queryset`` (QuerySetRequestMixin).
+            field_queryset = getattr(filter_, "queryset", None)
+            if callable(field_queryset) and not isinstance(field_queryset, models.QuerySet):
+                field_queryset = field_queryset(request)
             if isinstance(field_queryset, models.QuerySet):
-                filter_.extra["queryset"] = scope_queryset(field_queryset, user, "view")
+                filter_.queryset = scope_queryset(field_queryset, user, "view")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import zoneinfo
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -46,8 +48,9 @@ class Tenant(models.Model):
         related_name="children",
         verbose_name=_("parent"),
     )
-    # Materialised path of primary keys ("/1/7/42/"): subtree checks are one indexed prefix match.
-    path = models.CharField(max_length=512, editable=False, db_index=True, default="")
+    # Ids from the root down to this tenant. "Granted on an ancestor" and "inside a subtree" are
+    # then one GIN-indexed array overlap/containment, computed once per query, not per row.
+    lineage = ArrayField(models.BigIntegerField(), editable=False, default=list)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.CLIENT)
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True
@@ -76,16 +79,17 @@ class Tenant(models.Model):
         verbose_name_plural = _("tenants")
         default_permissions = ()
         permissions = list(Capability.choices)
+        indexes = [GinIndex(fields=["lineage"], name="tenant_lineage_gin")]
 
     def __str__(self) -> str:
         return self.name
 
     def save(self, *args, **kwargs) -> None:
         super().save(*args, **kwargs)
-        expected = f"{self.parent.path if self.parent_id else '/'}{self.pk}/"
-        if self.path != expected:
-            self.path = expected
-            Tenant.objects.filter(pk=self.pk).update(path=expected)
+        expected = [*(self.parent.lineage if self.parent_id else []), self.pk]
+        if self.lineage != expected:
+            self.lineage = expected
+            Tenant.objects.filter(pk=self.pk).update(lineage=expected)
 
     @classmethod
     def capability_for(cls, action: str) -> str | None:
@@ -98,7 +102,7 @@ class Tenant(models.Model):
 
     @property
     def depth(self) -> int:
-        return max(self.path.count("/") - 2, 0)
+        return max(len(self.lineage) - 1, 0)
 
 
 class TenantUserObjectPermission(UserObjectPermissionBase):

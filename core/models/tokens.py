@@ -59,9 +59,6 @@ class ApiToken(TenantOwnedModel):
     def allows_write(self) -> bool:
         return self.scope == self.Scope.WRITE
 
-    @property
-    def tenant_path(self) -> str:
-        return self.tenant.path
 
     @property
     def is_expired(self) -> bool:

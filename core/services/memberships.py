@@ -41,8 +41,7 @@ def actor_rank(actor, tenant: Tenant) -> int:
     """The highest role rank the actor holds on this tenant or any ancestor."""
     if actor is None or actor.is_superuser:
         return max(ROLE_RANK.values()) + 1
-    ancestor_ids = [int(pk) for pk in tenant.path.strip("/").split("/") if pk]
-    roles = Membership.objects.filter(user=actor, tenant_id__in=ancestor_ids).values_list(
+    roles = Membership.objects.filter(user=actor, tenant_id__in=tenant.lineage).values_list(
         "role", flat=True
     )
     return max((ROLE_RANK[role] for role in roles), default=0)
