@@ -62,11 +62,9 @@ def tenant_update(*, actor, tenant: Tenant, **changes) -> Tenant:
         raise ValidationError({field: _("This field cannot be changed.") for field in unknown})
     require_capability(actor, Capability.MANAGE_TENANT, tenant)
     if "status" in changes and changes["status"] != tenant.status:
-        # Customers must not be able to un-suspend themselves: status is the MSP's decision.
-        if tenant.parent_id is None:
-            require_capability(actor, Capability.MANAGE_SUBTENANTS, tenant)
-        else:
-            require_capability(actor, Capability.MANAGE_SUBTENANTS, tenant.parent)
+        # Suspension is the MSP's decision: customers (who never hold MANAGE_SUBTENANTS) cannot
+        # suspend or un-suspend themselves; operators assigned to the tenant or above can.
+        require_capability(actor, Capability.MANAGE_SUBTENANTS, tenant)
     tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
     before = snapshot(tenant)
     for field, value in changes.items():

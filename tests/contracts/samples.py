@@ -152,6 +152,24 @@ def _case_member_invite(world):
     )
 
 
+@service_case("core.services.portal_accounts.user_password_set")
+def _case_user_password_set(world):
+    from core.services.portal_accounts import user_password_set
+
+    user = world.viewer_a
+    return (
+        user,
+        lambda result: Platform,  # account events live on the platform chain, like logins
+        lambda actor: user_password_set(actor=actor, user=user, raw_password="Another-Secret-9"),
+    )
+
+
+class Platform:
+    """The platform audit chain (tenant NULL)."""
+
+    pk = None
+
+
 @service_case("core.services.tokens.api_token_create")
 def _case_token_create(world):
     from core.services.tokens import api_token_create
