@@ -124,9 +124,11 @@ class TenantScopedAdmin(admin.ModelAdmin):
                 saved = self.service_create(request, form)
         except (ValidationError, PermissionDenied) as exc:
             raise ServiceRefused(exc) from exc
-        # The admin reads obj.pk afterwards (messages, redirects): point it at the saved row.
-        obj.pk = saved.pk
-        obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
+        # The admin keeps using ``obj`` (log entry, messages, redirect): make it the saved row.
+        for field in saved._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.adding = False
+        obj._state.fields_cache = dict(saved._state.fields_cache)
 
     def delete_model(self, request, obj):
         try:

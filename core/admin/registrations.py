@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -96,6 +97,14 @@ class ApiTokenAddForm(forms.ModelForm):
     class Meta:
         model = ApiToken
         fields = ["tenant", "name", "scope", "expires_at"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "expires_at" in self.fields:
+            self.fields["expires_at"].required = False
+            self.fields["expires_at"].help_text = _(
+                "Leave empty for the default lifetime (%(days)s days)."
+            ) % {"days": settings.API_TOKEN_DEFAULT_TTL.days}
 
 
 @admin.register(ApiToken)

@@ -59,7 +59,6 @@ class ApiToken(TenantOwnedModel):
     def allows_write(self) -> bool:
         return self.scope == self.Scope.WRITE
 
-
     @property
     def is_expired(self) -> bool:
         return self.expires_at <= timezone.now()
