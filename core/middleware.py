@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from core import context
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
 def surface_for(path: str) -> str:
@@ -25,7 +28,9 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+        # A caller's id is kept for correlation only if it is short and plain (it lands in logs).
+        offered = request.headers.get("X-Request-ID", "")
+        request_id = offered if REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
         request.id = request_id
         with context.acting(
             surface_for(request.path), request_id=request_id, ip_address=client_ip(request)
