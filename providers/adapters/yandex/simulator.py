@@ -1,0 +1,549 @@
+"""A Yandex Cloud API simulator: a real HTTP server speaking the documented REST wire format.
+
+Serves IAM token exchange, Resource Manager, Compute, VPC, Object Storage (management API),
+Managed PostgreSQL/MySQL/ClickHouse, Managed Kubernetes and Monitoring on one port, with paging,
+the ``{code, message, details}`` error envelope and fault knobs. Tests and the demo point every
+endpoint of the adapter at it (``sim.endpoints``).
+
+From Python::
+
+    with YandexCloudSimulator(SimulatorConfig(folders=3, resources_per_folder=100)) as sim:
+        adapter = YandexCloudAdapter({"oauth_token": sim.oauth_token}, endpoints=sim.endpoints)
+        sim.inject(Fault("rate_limit", retry_after=2))
+        sim.mutate(appear=5, change=3, disappear=2)
+        sim.inventory.iter_resources()  # what a billing simulator would charge for
+
+From the shell::
+
+    python -m providers.adapters.yandex.simulator --port 8700 --folders 4 --resources-per-folder 500
+    python -m providers.adapters.yandex.simulator --check --resources 20000   # throughput
+
+A running process is steered through ``/_sim/...`` control endpoints (faults, mutate, expire
+tokens, issue service-account keys, stats); they need no auth and are not part of Yandex's API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import socket
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from providers.adapters.yandex import simulator_monitoring
+from providers.adapters.yandex.endpoints import YandexEndpoints
+from providers.adapters.yandex.simulator_faults import Fault, FaultPlan
+from providers.adapters.yandex.simulator_iam import DEFAULT_OAUTH_TOKEN, IamAuthority
+from providers.adapters.yandex.simulator_inventory import (
+    DB_ENGINES,
+    Inventory,
+    InventoryConfig,
+    MutationReport,
+)
+from providers.adapters.yandex.simulator_wire import ApiError, page
+
+__all__ = ["Fault", "SimulatorConfig", "YandexCloudSimulator", "throughput_check"]
+
+_ENGINES = "|".join(DB_ENGINES)
+_GRPC_FOR_HTTP = {500: 13, 502: 14, 503: 14, 504: 4}
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorConfig:
+    seed: int = 1
+    clouds: int = 1
+    folders: int = 2
+    resources_per_folder: int = 40
+    organization_id: str = "bpfsimorg0000000000"
+    oauth_tokens: tuple[str, ...] = (DEFAULT_OAUTH_TOKEN,)
+    token_ttl_s: float = 12 * 3600
+    requests_per_token: int = 0  # >0: every IAM token dies after that many API calls
+    int64_as_number: bool = False
+    unknown_enum_every: int = 0
+    latency_s: float = 0.0  # added to every answer
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: a free port
+
+    def inventory_config(self) -> InventoryConfig:
+        return InventoryConfig(
+            seed=self.seed,
+            clouds=self.clouds,
+            folders=self.folders,
+            resources_per_folder=self.resources_per_folder,
+            organization_id=self.organization_id,
+            int64_as_number=self.int64_as_number,
+            unknown_enum_every=self.unknown_enum_every,
+        )
+
+
+@dataclass(slots=True)
+class SimulatorStats:
+    requests: int = 0
+    by_path: Counter = field(default_factory=Counter)
+    faults: Counter = field(default_factory=Counter)
+
+
+Route = tuple[str, re.Pattern[str], Callable[..., Any], bool]
+
+
+class YandexCloudSimulator:
+    def __init__(self, config: SimulatorConfig | None = None, **overrides: Any) -> None:
+        config = config or SimulatorConfig()
+        if overrides:
+            config = SimulatorConfig(**{**asdict(config), **overrides})
+        self.config = config
+        self.inventory = Inventory(config.inventory_config())
+        self.iam = IamAuthority(
+            oauth_tokens=config.oauth_tokens,
+            token_ttl_s=config.token_ttl_s,
+            requests_per_token=config.requests_per_token,
+        )
+        self.faults = FaultPlan()
+        self.stats = SimulatorStats()
+        self.denied_folders: set[str] = set()
+        self._stats_lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.routes: list[Route] = self._routes()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> YandexCloudSimulator:
+        if self._server is not None:
+            return self
+        server = ThreadingHTTPServer((self.config.host, self.config.port), _handler_for(self))
+        server.daemon_threads = True
+        server.block_on_close = False  # a slow-answer fault must not hold up stop()
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> YandexCloudSimulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the simulator is not running")
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.host}:{self.port}"
+
+    @property
+    def endpoints(self) -> YandexEndpoints:
+        return YandexEndpoints.single(self.url)
+
+    @property
+    def tokens_url(self) -> str:
+        return f"{self.url}/iam/v1/tokens"
+
+    # -- knobs -----------------------------------------------------------------------------------
+
+    @property
+    def oauth_token(self) -> str:
+        return self.config.oauth_tokens[0]
+
+    def issue_service_account_key(self, service_account_id: str | None = None) -> dict[str, Any]:
+        return self.iam.issue_service_account_key(service_account_id)
+
+    def inject(self, fault: Fault | str, **options: Any) -> Fault:
+        """Add a fault: ``inject("rate_limit", retry_after=2, times=3, path="/compute/")``."""
+        if isinstance(fault, str):
+            fault = Fault(fault, **options)
+        return self.faults.add(fault)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def expire_tokens(self) -> None:
+        """Every IAM token issued so far stops working (as after a key rotation)."""
+        self.iam.expire()
+
+    def mutate(self, *, appear: int = 0, change: int = 0, disappear: int = 0) -> MutationReport:
+        return self.inventory.mutate(appear=appear, change=change, disappear=disappear)
+
+    def expected_count(self) -> int:
+        """How many records a complete discovery of every cloud yields."""
+        return len(self.inventory.clouds) + len(self.inventory.folders) + self.inventory.count()
+
+    # -- routing ---------------------------------------------------------------------------------
+
+    def _routes(self) -> list[Route]:
+        def r(method: str, pattern: str, handler: Callable[..., Any], auth: bool = True) -> Route:
+            return method, re.compile(f"^{pattern}$"), handler, auth
+
+        return [
+            r("POST", "/iam/v1/tokens", self._iam_tokens, auth=False),
+            r("GET", "/resource-manager/v1/clouds", self._clouds),
+            r("GET", "/resource-manager/v1/clouds/([^/]+)", self._cloud),
+            r("GET", "/resource-manager/v1/folders", self._folders),
+            r("GET", "/resource-manager/v1/folders/([^/]+)", self._folder),
+            r("GET", "/compute/v1/(instances|disks|snapshots|images)", self._collection),
+            r("GET", "/vpc/v1/(networks|subnets|addresses)", self._collection),
+            r("GET", "/storage/v1/(buckets)", self._collection),
+            r("GET", f"/managed-({_ENGINES})/v1/clusters", self._db_clusters),
+            r("GET", f"/managed-({_ENGINES})/v1/clusters/([^/]+)/hosts", self._db_hosts),
+            r("GET", f"/managed-({_ENGINES})/v1/resourcePresets", self._db_presets),
+            r("GET", "/managed-kubernetes/v1/clusters", self._k8s_clusters),
+            r("GET", "/managed-kubernetes/v1/nodeGroups", self._node_groups),
+            r("GET", "/managed-kubernetes/v1/clusters/([^/]+)/nodeGroups", self._cluster_groups),
+            r("POST", "/monitoring/v2/data/read", self._monitoring),
+        ]
+
+    def dispatch(self, method: str, path: str, query: dict[str, str], body: Any, auth: str | None):
+        for route_method, pattern, handler, needs_auth in self.routes:
+            match = pattern.match(path)
+            if match and route_method == method:
+                if needs_auth:
+                    self.iam.authorize(auth)
+                return handler(query, body, *match.groups())
+        raise ApiError(5, f"{method} {path} is not an API method")
+
+    def _iam_tokens(self, query, body):
+        return self.iam.exchange(body, self.tokens_url)
+
+    def _clouds(self, query, body):
+        clouds = list(self.inventory.clouds.values())
+        org = query.get("organizationId")
+        if org:
+            clouds = [c for c in clouds if c.get("organizationId") == org]
+        return page(clouds, query, "clouds")
+
+    def _cloud(self, query, body, cloud_id):
+        cloud = self.inventory.clouds.get(cloud_id)
+        if cloud is None:
+            raise ApiError(5, f"Cloud {cloud_id} not found")
+        return cloud
+
+    def _folders(self, query, body):
+        cloud_id = query.get("cloudId")
+        if not cloud_id:
+            raise ApiError(3, "cloudId: required")
+        if cloud_id not in self.inventory.clouds:
+            raise ApiError(5, f"Cloud {cloud_id} not found")
+        folders = [f.wire for f in self.inventory.folders.values() if f.wire["cloudId"] == cloud_id]
+        return page(folders, query, "folders")
+
+    def _folder(self, query, body, folder_id):
+        folder = self.inventory.folders.get(folder_id)
+        if folder is None:
+            raise ApiError(5, f"Folder {folder_id} not found")
+        return folder.wire
+
+    def _folder_id(self, query) -> str:
+        folder_id = query.get("folderId")
+        if not folder_id:
+            raise ApiError(3, "folderId: required")
+        if folder_id not in self.inventory.folders:
+            raise ApiError(5, f"Folder {folder_id} not found")
+        if folder_id in self.denied_folders:
+            raise ApiError(7, f"Permission denied to folder {folder_id}")
+        return folder_id
+
+    def _collection(self, query, body, collection):
+        items = self.inventory.items(self._folder_id(query), collection)
+        return page(items, query, collection)
+
+    def _db_clusters(self, query, body, engine):
+        items = self.inventory.items(self._folder_id(query), f"{engine}_clusters")
+        return page(items, query, "clusters")
+
+    def _db_hosts(self, query, body, engine, cluster_id):
+        owner = self.inventory.folder_of_cluster(cluster_id)
+        if owner is None or owner[0] != engine:
+            raise ApiError(5, f"Cluster {cluster_id} not found")
+        if owner[1] in self.denied_folders:
+            raise ApiError(7, f"Permission denied to cluster {cluster_id}")
+        hosts = list(self.inventory.hosts.get(cluster_id, {}).values())
+        return page(hosts, query, "hosts")
+
+    def _db_presets(self, query, body, engine):
+        return page(self.inventory.presets(), query, "resourcePresets")
+
+    def _k8s_clusters(self, query, body):
+        return page(self.inventory.items(self._folder_id(query), "k8s_clusters"), query, "clusters")
+
+    def _node_groups(self, query, body):
+        items = self.inventory.items(self._folder_id(query), "node_groups")
+        return page(items, query, "nodeGroups")
+
+    def _cluster_groups(self, query, body, cluster_id):
+        for folder_id, folder in self.inventory.folders.items():
+            if cluster_id in folder.items["k8s_clusters"]:
+                groups = [
+                    g
+                    for g in self.inventory.items(folder_id, "node_groups")
+                    if g["clusterId"] == cluster_id
+                ]
+                return page(groups, query, "nodeGroups")
+        raise ApiError(5, f"Cluster {cluster_id} not found")
+
+    def _monitoring(self, query, body):
+        folder_id = self._folder_id(query)
+        return simulator_monitoring.read(self.inventory, folder_id, body, self.config.seed)
+
+    # -- control (/_sim/...) ---------------------------------------------------------------------
+
+    def control(self, method: str, path: str, body: Any) -> Any:
+        body = body if isinstance(body, dict) else {}
+        if (method, path) == ("GET", "/_sim/health"):
+            return {"ok": True, "resources": self.expected_count()}
+        if (method, path) == ("GET", "/_sim/stats"):
+            return {
+                "requests": self.stats.requests,
+                "by_path": dict(self.stats.by_path),
+                "faults": dict(self.stats.faults),
+                "token_exchanges": self.iam.exchanges,
+                "rejected_jwts": self.iam.rejected_jwts,
+            }
+        if (method, path) == ("POST", "/_sim/mutate"):
+            return asdict(
+                self.mutate(**{k: int(body.get(k, 0)) for k in ("appear", "change", "disappear")})
+            )
+        if (method, path) == ("POST", "/_sim/faults"):
+            try:
+                return self.inject(Fault.from_dict(body)).to_dict()
+            except (TypeError, ValueError) as exc:
+                raise ApiError(3, str(exc)) from None
+        if (method, path) == ("DELETE", "/_sim/faults"):
+            self.clear_faults()
+            return {}
+        if (method, path) == ("POST", "/_sim/expire-tokens"):
+            self.expire_tokens()
+            return {}
+        if (method, path) == ("POST", "/_sim/service-account-keys"):
+            return self.issue_service_account_key(body.get("service_account_id"))
+        raise ApiError(5, f"{method} {path} is not a simulator control")
+
+    def count_request(self, path: str, fault: Fault | None) -> None:
+        with self._stats_lock:
+            self.stats.requests += 1
+            self.stats.by_path[path] += 1
+            if fault is not None:
+                self.stats.faults[fault.kind] += 1
+
+
+def _handler_for(sim: YandexCloudSimulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: a discovery run reuses one connection
+        server_version = "YandexCloudSimulator/1.0"
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out in two writes; without this, Nagle's algorithm and the
+            # client's delayed ACK add ~40 ms to every keep-alive answer.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def do_GET(self) -> None:
+            self._handle("GET")
+
+        def do_POST(self) -> None:
+            self._handle("POST")
+
+        def do_DELETE(self) -> None:
+            self._handle("DELETE")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # tests run thousands of requests; access logs would drown their output
+
+        def _handle(self, method: str) -> None:
+            parts = urlsplit(self.path)
+            path, query = parts.path, dict(parse_qsl(parts.query))
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                self._send_error(ApiError(3, "request body is not valid JSON"))
+                return
+            if path.startswith("/_sim/"):
+                try:
+                    self._send(200, sim.control(method, path, body))
+                except ApiError as exc:
+                    self._send_error(exc)
+                return
+            fault = sim.faults.pick(path)
+            sim.count_request(path, fault)
+            if sim.config.latency_s:
+                time.sleep(sim.config.latency_s)
+            malformed = False
+            if fault is not None:
+                if fault.kind == "slow":
+                    time.sleep(fault.delay)
+                elif fault.kind == "disconnect":
+                    self.close_connection = True
+                    return
+                elif fault.kind == "rate_limit":
+                    retry = f"{fault.retry_after:g}"
+                    exc = ApiError(8, "Quota limit exceeded", headers={"Retry-After": retry})
+                    self._send_error(exc)
+                    return
+                elif fault.kind == "unavailable":
+                    code = _GRPC_FOR_HTTP.get(fault.status, 13)
+                    self._send_error(
+                        ApiError(code, "Service is temporarily unavailable"), fault.status
+                    )
+                    return
+                elif fault.kind == "expire_token":
+                    sim.iam.expire(self.headers.get("Authorization"))
+                elif fault.kind == "malformed":
+                    malformed = True
+            try:
+                payload = sim.dispatch(method, path, query, body, self.headers.get("Authorization"))
+            except ApiError as exc:
+                self._send_error(exc)
+                return
+            self._send(200, payload, truncate=malformed)
+
+        def _send_error(self, exc: ApiError, status: int | None = None) -> None:
+            self._send(status or exc.http_status, exc.body(), headers=exc.headers)
+
+        def _send(
+            self, status: int, payload: Any, *, truncate: bool = False, headers: dict | None = None
+        ) -> None:
+            data = json.dumps(payload, separators=(",", ":")).encode()
+            if truncate:
+                data = data[: max(1, len(data) // 2)]  # a body cut off mid-way, as by a proxy
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
+
+
+# -- throughput ----------------------------------------------------------------------------------
+
+
+def throughput_check(resources: int = 20_000, folders: int = 20, seed: int = 1) -> dict[str, Any]:
+    """Discover ``resources`` over real HTTP and report the rate: the adapter's share of a first
+    sync's budget (the sync service adds its database writes on top)."""
+    from providers.adapters.yandex.adapter import YandexCloudAdapter
+
+    config = SimulatorConfig(
+        seed=seed, folders=folders, resources_per_folder=math.ceil(resources / folders)
+    )
+    with YandexCloudSimulator(config) as sim:
+        adapter = YandexCloudAdapter({"oauth_token": sim.oauth_token}, endpoints=sim.endpoints)
+        started = time.perf_counter()
+        found = sum(1 for _ in adapter.discover())
+        seconds = time.perf_counter() - started
+        return {
+            "resources": found,
+            "expected": sim.expected_count(),
+            "seconds": round(seconds, 3),
+            "resources_per_s": round(found / seconds),
+            "api_calls": adapter.api_calls,
+        }
+
+
+# -- command line --------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m providers.adapters.yandex.simulator", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--clouds", type=int, default=1)
+    parser.add_argument("--folders", type=int, default=2)
+    parser.add_argument("--resources-per-folder", type=int, default=40)
+    parser.add_argument("--resources", type=int, help="total resources (overrides per folder)")
+    parser.add_argument("--oauth-token", action="append", help="accepted OAuth token(s)")
+    parser.add_argument("--token-ttl", type=float, default=12 * 3600, help="IAM token lifetime, s")
+    parser.add_argument("--requests-per-token", type=int, default=0)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--rate-limit-every", type=int, default=0, help="429 every Nth request")
+    parser.add_argument("--retry-after", type=float, default=1.0)
+    parser.add_argument("--error-every", type=int, default=0, help="503 every Nth request")
+    parser.add_argument("--slow-every", type=int, default=0)
+    parser.add_argument("--slow-ms", type=float, default=500.0)
+    parser.add_argument("--malformed-every", type=int, default=0)
+    parser.add_argument("--unknown-enum-every", type=int, default=0)
+    parser.add_argument("--int64-as-number", action="store_true")
+    parser.add_argument("--write-key", metavar="PATH", help="issue a service-account key there")
+    parser.add_argument("--check", action="store_true", help="run the throughput check and exit")
+    args = parser.parse_args(argv)
+
+    if args.check:
+        print(json.dumps(throughput_check(args.resources or 20_000, args.folders, args.seed)))
+        return 0
+    per_folder = args.resources_per_folder
+    if args.resources:
+        per_folder = math.ceil(args.resources / max(1, args.folders))
+    config = SimulatorConfig(
+        seed=args.seed,
+        clouds=args.clouds,
+        folders=args.folders,
+        resources_per_folder=per_folder,
+        oauth_tokens=tuple(args.oauth_token or (DEFAULT_OAUTH_TOKEN,)),
+        token_ttl_s=args.token_ttl,
+        requests_per_token=args.requests_per_token,
+        int64_as_number=args.int64_as_number,
+        unknown_enum_every=args.unknown_enum_every,
+        latency_s=args.latency_ms / 1000,
+        host=args.host,
+        port=args.port,
+    )
+    sim = YandexCloudSimulator(config)
+    api = {"path": "/", "times": 0}
+    for kind, every, extra in (
+        ("rate_limit", args.rate_limit_every, {"retry_after": args.retry_after}),
+        ("unavailable", args.error_every, {}),
+        ("slow", args.slow_every, {"delay": args.slow_ms / 1000}),
+        ("malformed", args.malformed_every, {}),
+    ):
+        if every:
+            sim.inject(Fault(kind, every=every, **api, **extra))
+    sim.start()
+    if args.write_key:
+        with open(args.write_key, "w", encoding="utf-8") as out:
+            json.dump(sim.issue_service_account_key(), out, indent=2)
+    print(
+        f"Yandex Cloud simulator on {sim.url} "
+        f"({sim.expected_count()} resources; OAuth token {sim.oauth_token})",
+        flush=True,
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""The provider-neutral contract: records, errors, the HTTP helper and endpoint configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from providers.adapters.base import (
+    ProviderAdapter,
+    ProviderAuthError,
+    ProviderResponseError,
+    ResourceRecord,
+    VerifyResult,
+)
+from providers.adapters.http import HttpClient
+from providers.adapters.yandex import YandexEndpoints, credentials_from_mapping
+
+
+def _record(**changes) -> ResourceRecord:
+    base = {
+        "provider_id": "fhm1",
+        "type": "vm",
+        "name": "api-1",
+        "zone": "ru-central1-a",
+        "status": "running",
+        "specs": {"vcpu": 2, "memory_bytes": 4 << 30},
+        "labels": {"team": "core", "env": "prod"},
+        "related_ids": {"disks": ("d1", "d2")},
+        "created_at": datetime(2025, 1, 1, tzinfo=UTC),
+    }
+    return ResourceRecord(**{**base, **changes})
+
+
+def test_content_hash_ignores_key_order_and_sequence_type():
+    a = _record()
+    b = _record(labels={"env": "prod", "team": "core"}, related_ids={"disks": ["d1", "d2"]})
+
+    assert a.content_hash == b.content_hash
+    assert len(a.content_hash) == 64
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"name": "api-2"},
+        {"status": "stopped"},
+        {"labels": {"team": "core"}},
+        {"specs": {"vcpu": 4}},
+    ],
+)
+def test_content_hash_changes_with_content(change):
+    assert _record().content_hash != _record(**change).content_hash
+
+
+def test_records_are_hashable_by_content():
+    assert len({_record(), _record(labels={"env": "prod", "team": "core"})}) == 1
+
+
+def test_to_dict_is_plain_data():
+    data = _record().to_dict()
+
+    assert data["related_ids"] == {"disks": ["d1", "d2"]}
+    assert data["content_hash"] == _record().content_hash
+
+
+class _BrokenShapes(ProviderAdapter):
+    """A minimal adapter whose provider data lacks a field the mapping needs."""
+
+    provider = "Test"
+    api_calls = 0
+
+    def verify(self) -> VerifyResult:
+        return VerifyResult("ok")
+
+    def _discover(self) -> Iterator[ResourceRecord]:
+        yield _record()
+        yield {}["id"]
+
+    def metrics(self, targets, window):
+        return iter(())
+
+
+def test_shape_errors_in_provider_data_surface_as_response_errors():
+    records = _BrokenShapes().discover()
+
+    assert next(records).provider_id == "fhm1"
+    with pytest.raises(ProviderResponseError, match="unexpected data"):
+        next(records)
+
+
+def test_costs_are_not_part_of_discovery_adapters():
+    with pytest.raises(NotImplementedError):
+        _BrokenShapes().costs("2026-01")
+
+
+def test_http_client_redacts_known_secrets():
+    client = HttpClient(provider="Test")
+    client.add_secrets(["s3cr3t-token", None, "abc"])
+
+    assert client.redact("token s3cr3t-token refused") == "token [redacted] refused"
+    assert (
+        client.redact("abc stays: too short to be a secret")
+        == "abc stays: too short to be a secret"
+    )
+
+
+def test_errors_keep_their_type_when_annotated():
+    error = ProviderAuthError("refused", status=401).annotate("after refresh")
+
+    assert isinstance(error, ProviderAuthError) and str(error) == "refused (after refresh)"
+
+
+def test_endpoints_accept_overrides_per_service_or_all_at_once():
+    endpoints = YandexEndpoints.from_mapping({"*": "http://sim:1/", "monitoring": "http://mon:2"})
+
+    assert endpoints.compute == "http://sim:1"
+    assert endpoints.monitoring == "http://mon:2"
+    assert endpoints.iam_tokens_url == "http://sim:1/iam/v1/tokens"
+    assert YandexEndpoints().compute == "https://compute.api.cloud.yandex.net"
+    with pytest.raises(ValueError, match="unknown"):
+        YandexEndpoints.from_mapping({"computer": "http://x"})
+
+
+def test_credentials_are_validated_and_never_repr_their_secret():
+    oauth = credentials_from_mapping({"oauth_token": "y0_secret"})
+    key = credentials_from_mapping({"id": "k", "service_account_id": "sa", "private_key": "PEM"})
+
+    assert "y0_secret" not in repr(oauth) and "PEM" not in repr(key)
+    with pytest.raises(ValueError, match="private_key"):
+        credentials_from_mapping({"id": "k", "service_account_id": "sa"})
