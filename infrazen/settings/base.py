@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import dj_database_url
+from cryptography.fernet import Fernet
 from django.utils.translation import gettext_lazy as _
 
 from infrazen.env import env_bool, env_int, env_list, env_str
@@ -215,6 +216,13 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# How often beat looks for connections whose sync is due (see providers/schedules.py).
+SYNC_DISPATCH_INTERVAL_SECONDS = env_int("SYNC_DISPATCH_INTERVAL_SECONDS", 60)
+
+# --- Secrets at rest (Fernet keys, newest first; see core/crypto.py) ------------------------
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS") or [
+    persistent_secret("field_encryption_key", lambda: Fernet.generate_key().decode())
+]
 
 # --- Audit ----------------------------------------------------------------------------------
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 0)  # 0 = keep forever

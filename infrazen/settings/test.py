@@ -11,6 +11,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; t
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = False
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+# A fixed key so encrypted fixtures are reproducible; never used outside tests.
+FIELD_ENCRYPTION_KEYS = ["dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMDAwMDA="]
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,

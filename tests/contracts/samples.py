@@ -187,3 +187,205 @@ def _case_token_revoke(world):
 
     issued = api_token_create(actor=world.owner_a, tenant=world.a, name="t")
     return world.owner_a, world.a, lambda actor: api_token_revoke(actor=actor, token=issued.token)
+
+
+# --- providers -----------------------------------------------------------------------------
+_seq = iter(range(10**9))
+
+
+def _connection(tenant, **extra):
+    from providers.services.connections import connection_create
+
+    # "selectel" has no discovery adapter yet: syncs fail at once, with no network involved.
+    return connection_create(
+        actor=None,
+        tenant=tenant,
+        provider=extra.pop("provider", "selectel"),
+        name=f"Connection {next(_seq)}",
+        credentials={"token": "sample-secret"},
+        start_sync=False,
+        **extra,
+    )
+
+
+@sample("providers.connection")
+def _sample_connection(world, tenant):
+    return _connection(tenant)
+
+
+@sample("providers.resource")
+def _sample_resource(world, tenant, connection=None):
+    from django.utils import timezone
+
+    from providers.models import Resource
+
+    connection = connection or _connection(tenant)
+    now = timezone.now()
+    n = next(_seq)
+    return Resource.objects.create(
+        tenant=tenant,
+        connection=connection,
+        provider=connection.provider,
+        provider_id=f"res-{n}",
+        type="vm",
+        name=f"vm-{n}",
+        status="running",
+        pricing_model="on_demand",
+        first_seen_at=now,
+        last_seen_at=now,
+        content_hash="0" * 64,
+    )
+
+
+@sample("providers.resourceevent")
+def _sample_resource_event(world, tenant):
+    from django.utils import timezone
+
+    from providers.models import ResourceEvent
+
+    resource = _sample_resource(world, tenant)
+    return ResourceEvent.objects.create(
+        tenant=tenant, resource=resource, kind="appeared", at=timezone.now()
+    )
+
+
+@sample("providers.syncrun")
+def _sample_sync_run(world, tenant):
+    from django.utils import timezone
+
+    from providers.models import SyncRun
+
+    return SyncRun.objects.create(
+        tenant=tenant,
+        connection=_connection(tenant),
+        kind="discovery",
+        trigger="manual",
+        started_at=timezone.now(),
+    )
+
+
+@sample("providers.resourcemetric")
+def _sample_resource_metric(world, tenant):
+    from django.utils import timezone
+
+    from providers.metrics_store import samples_write
+    from providers.models import ResourceMetric
+
+    resource = _sample_resource(world, tenant)
+    samples_write([(tenant.pk, resource.pk, "cpu_utilization", timezone.now(), 0.42)])
+    return ResourceMetric.objects.filter(resource_id=resource.pk).get()
+
+
+@sample("providers.resourcemetricdaily")
+def _sample_resource_metric_daily(world, tenant):
+    from django.utils import timezone
+
+    from providers.models import ResourceMetricDaily
+
+    resource = _sample_resource(world, tenant)
+    return ResourceMetricDaily.objects.create(
+        tenant=tenant,
+        resource=resource,
+        metric="cpu_utilization",
+        day=timezone.now().date(),
+        avg=0.5,
+        min=0.1,
+        max=0.9,
+        samples=24,
+    )
+
+
+@service_case("providers.services.connections.connection_create")
+def _case_connection_create(world):
+    from providers.services.connections import connection_create
+
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: connection_create(
+            actor=actor,
+            tenant=world.a,
+            provider="yandex_cloud",
+            name="Prod",
+            credentials={"oauth_token": "y0_secret"},
+            start_sync=False,
+        ),
+    )
+
+
+@service_case("providers.services.connections.connection_update")
+def _case_connection_update(world):
+    from providers.services.connections import connection_update
+
+    connection = _connection(world.a)
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: connection_update(
+            actor=actor, connection=connection, name="Renamed", credentials={"token": "new"}
+        ),
+    )
+
+
+@service_case("providers.services.connections.connection_set_enabled")
+def _case_connection_set_enabled(world):
+    from providers.services.connections import connection_set_enabled
+
+    connection = _connection(world.a)
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: connection_set_enabled(actor=actor, connection=connection, enabled=False),
+    )
+
+
+@service_case("providers.services.connections.connection_delete")
+def _case_connection_delete(world):
+    from providers.services.connections import connection_delete
+
+    connection = _connection(world.a)
+    _sample_resource(world, world.a, connection=connection)
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: connection_delete(actor=actor, connection=connection),
+    )
+
+
+@service_case("providers.services.connections.connection_verify")
+def _case_connection_verify(world):
+    from providers.services.connections import connection_verify
+
+    connection = _connection(world.a)
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: connection_verify(actor=actor, connection=connection),
+    )
+
+
+@service_case("providers.services.connections.connection_request_sync")
+def _case_connection_request_sync(world):
+    from providers.services.connections import connection_request_sync
+
+    connection = _connection(world.a)
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: connection_request_sync(actor=actor, connection=connection),
+    )
+
+
+@service_case("providers.services.sync.connection_sync")
+def _case_connection_sync(world):
+    from providers.services.sync import connection_sync
+
+    connection = _connection(world.a)
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: connection_sync(actor=actor, connection_id=connection.pk),
+    )
+
+
+from tests.contracts import samples_extra  # noqa: E402, F401  (registers more cases)

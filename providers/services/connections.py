@@ -1,0 +1,246 @@
+"""Connection lifecycle: create, update (credentials write-only), verify, enable/disable, delete,
+request a sync. Scheduling lives in django-celery-beat via ``providers.schedules``."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.audit import record_event, snapshot
+from core.capabilities import Capability
+from core.crypto import decrypt_json, encrypt_json
+from core.services.guards import require_capability
+from providers.adapters.base import ProviderAuthError, ProviderError
+from providers.adapters.registry import UnsupportedProvider, validate_settings
+from providers.models import Connection, ProviderType, SyncRun
+
+# What the audit log may show of a connection: never credentials or secrets.
+AUDIT_FIELDS = ["provider", "name", "scope", "endpoints", "sync_interval", "status"]
+MIN_INTERVAL = timedelta(minutes=5)
+
+
+def _validate(provider, *, credentials, scope, endpoints, sync_interval) -> None:
+    errors = {}
+    if provider not in ProviderType.values:
+        errors["provider"] = _("Unknown provider: %(p)s") % {"p": provider}
+    if credentials is not None and not isinstance(credentials, dict):
+        errors["credentials"] = _("Credentials must be a JSON object.")
+    if not isinstance(scope, dict):
+        errors["scope"] = _("Scope must be a JSON object.")
+    if not isinstance(endpoints, dict):
+        errors["endpoints"] = _("Endpoint overrides must be a JSON object.")
+    if sync_interval is not None and sync_interval < MIN_INTERVAL:
+        errors["sync_interval"] = _("The sync interval must be at least 5 minutes.")
+    if not errors:
+        errors.update(
+            validate_settings(provider, credentials=credentials, scope=scope, endpoints=endpoints)
+        )
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def connection_create(
+    *,
+    actor,
+    tenant,
+    provider: str,
+    name: str,
+    credentials: dict,
+    scope: dict | None = None,
+    endpoints: dict | None = None,
+    sync_interval: timedelta = timedelta(hours=1),
+    start_sync: bool = True,
+) -> Connection:
+    require_capability(actor, Capability.MANAGE_CONNECTIONS, tenant)
+    scope, endpoints = scope or {}, endpoints or {}
+    if not credentials:
+        raise ValidationError({"credentials": _("Credentials are required.")})
+    _validate(
+        provider,
+        credentials=credentials,
+        scope=scope,
+        endpoints=endpoints,
+        sync_interval=sync_interval,
+    )
+    connection = Connection(
+        tenant=tenant,
+        provider=provider,
+        name=name,
+        credentials_encrypted=encrypt_json(credentials),
+        scope=scope,
+        endpoints=endpoints,
+        sync_interval=sync_interval,
+        webhook_secret_encrypted=encrypt_json(secrets.token_urlsafe(32)),
+        next_sync_at=timezone.now(),
+    )
+    connection.full_clean(exclude=["credentials_encrypted", "webhook_secret_encrypted"])
+    connection.save()
+    record_event(
+        event_type="connection.created",
+        actor=actor,
+        tenant=tenant,
+        target=connection,
+        after=snapshot(connection, AUDIT_FIELDS),
+    )
+    if start_sync:
+        _enqueue_sync(connection.pk, SyncRun.Trigger.CREATED)
+    return connection
+
+
+@transaction.atomic
+def connection_update(*, actor, connection: Connection, credentials: dict | None = None, **changes):
+    """Change settings; ``credentials`` replaces the stored ones (they are never read back)."""
+    allowed = {"name", "scope", "endpoints", "sync_interval"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValidationError({field: _("This field cannot be changed.") for field in unknown})
+    require_capability(actor, Capability.MANAGE_CONNECTIONS, connection.tenant)
+    connection = Connection.objects.select_for_update().get(pk=connection.pk)
+    before = snapshot(connection, AUDIT_FIELDS)
+    for key, value in changes.items():
+        setattr(connection, key, value)
+    _validate(
+        connection.provider,
+        credentials=credentials,
+        scope=connection.scope,
+        endpoints=connection.endpoints,
+        sync_interval=connection.sync_interval,
+    )
+    if credentials is not None:
+        connection.credentials_encrypted = encrypt_json(credentials)
+        if connection.status == Connection.Status.AUTH_FAILED:
+            connection.status = Connection.Status.PENDING  # new credentials deserve a new try
+    connection.full_clean(exclude=["credentials_encrypted", "webhook_secret_encrypted"])
+    connection.save()
+    after = snapshot(connection, AUDIT_FIELDS)
+    record_event(
+        event_type="connection.updated",
+        actor=actor,
+        tenant=connection.tenant,
+        target=connection,
+        before=before,
+        after=after,
+        extra={"credentials_replaced": credentials is not None},
+    )
+    return connection
+
+
+@transaction.atomic
+def connection_set_enabled(*, actor, connection: Connection, enabled: bool) -> Connection:
+    require_capability(actor, Capability.MANAGE_CONNECTIONS, connection.tenant)
+    connection = Connection.objects.select_for_update().get(pk=connection.pk)
+    before = snapshot(connection, AUDIT_FIELDS)
+    if enabled and connection.status == Connection.Status.DISABLED:
+        connection.status = Connection.Status.PENDING
+        connection.next_sync_at = timezone.now()
+    elif not enabled:
+        connection.status = Connection.Status.DISABLED
+        connection.next_sync_at = None
+    connection.save(update_fields=["status", "next_sync_at", "updated_at"])
+    record_event(
+        event_type="connection.enabled" if enabled else "connection.disabled",
+        actor=actor,
+        tenant=connection.tenant,
+        target=connection,
+        before=before,
+        after=snapshot(connection, AUDIT_FIELDS),
+    )
+    if enabled:
+        _enqueue_sync(connection.pk, SyncRun.Trigger.MANUAL)
+    return connection
+
+
+@transaction.atomic
+def connection_delete(*, actor, connection: Connection) -> None:
+    """Delete a connection with its resources and history (an explicit, audited decision)."""
+    from providers.models import Resource, ResourceEvent, ResourceMetric, ResourceMetricDaily
+
+    require_capability(actor, Capability.MANAGE_CONNECTIONS, connection.tenant)
+    connection = Connection.objects.select_for_update().get(pk=connection.pk)
+    resources = Resource.objects.filter(connection=connection)
+    counts = {"resources": resources.count()}
+    record_event(
+        event_type="connection.deleted",
+        actor=actor,
+        tenant=connection.tenant,
+        target=connection,
+        before=snapshot(connection, AUDIT_FIELDS),
+        extra=counts,
+    )
+    ids = resources.values("pk")
+    ResourceMetric.objects.filter(resource_id__in=ids).delete()
+    ResourceMetricDaily.objects.filter(resource_id__in=ids).delete()
+    ResourceEvent.objects.filter(resource_id__in=ids).delete()
+    resources.update(parent=None)
+    resources.delete()
+    connection.delete()
+
+
+def connection_verify(*, actor, connection: Connection) -> tuple[bool, str]:
+    """One cheap provider call. Returns (ok, message); records the outcome on the connection."""
+    from providers.services.sync import adapter_for
+
+    require_capability(actor, Capability.MANAGE_CONNECTIONS, connection.tenant)
+    status = None
+    try:
+        result = adapter_for(connection).verify()
+        ok, message = True, result.message
+        if connection.status == Connection.Status.AUTH_FAILED:
+            status = Connection.Status.PENDING
+    except ProviderAuthError as exc:
+        ok, message, status = False, str(exc), Connection.Status.AUTH_FAILED
+    except (ProviderError, UnsupportedProvider, ValueError) as exc:
+        ok, message = False, str(exc)
+    with transaction.atomic():
+        if status is not None:
+            Connection.objects.filter(pk=connection.pk).exclude(
+                status=Connection.Status.DISABLED
+            ).update(status=status, last_error="" if ok else message)
+        record_event(
+            event_type="connection.verified",
+            actor=actor,
+            tenant=connection.tenant,
+            target=connection,
+            extra={"ok": ok, "message": message},
+        )
+    return ok, message
+
+
+@transaction.atomic
+def connection_request_sync(*, actor, connection: Connection, trigger: str = "manual") -> None:
+    require_capability(actor, Capability.MANAGE_CONNECTIONS, connection.tenant, action="sync")
+    if connection.status == Connection.Status.DISABLED:
+        raise ValidationError(_("This connection is disabled; enable it first."))
+    record_event(
+        event_type="connection.sync_requested",
+        actor=actor,
+        tenant=connection.tenant,
+        target=connection,
+        extra={"trigger": trigger},
+    )
+    _enqueue_sync(connection.pk, trigger)
+
+
+def connection_credentials(connection: Connection) -> dict:
+    """Decrypted credentials, for adapters only (never for display)."""
+    return decrypt_json(connection.credentials_encrypted) or {}
+
+
+def webhook_secret(connection: Connection) -> str:
+    return decrypt_json(connection.webhook_secret_encrypted) or ""
+
+
+def _enqueue_sync(connection_id: int, trigger: str) -> None:
+    from providers.tasks import connection_sync_task
+
+    transaction.on_commit(
+        lambda: connection_sync_task.apply_async(
+            kwargs={"connection_id": connection_id, "trigger": trigger}
+        )
+    )

@@ -1,0 +1,52 @@
+"""Celery tasks for providers. Thin: they call services."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db.models import F
+from django.utils import timezone
+
+from core.tasks import ContextTask
+from providers.models import Connection, SyncRun
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(base=ContextTask, name="providers.connection_sync", acks_late=True)
+def connection_sync_task(connection_id: int, trigger: str = SyncRun.Trigger.SCHEDULE):
+    from providers.services.sync import connection_sync
+
+    if not Connection.objects.filter(pk=connection_id).exists():
+        return None  # deleted since it was queued
+    run = connection_sync(connection_id=connection_id, trigger=trigger)
+    return None if run is None else {"run": run.pk, "status": run.status}
+
+
+@shared_task(base=ContextTask, name="providers.sync_dispatch")
+def sync_dispatch_task() -> list[int]:
+    """Queue a sync for every enabled connection whose time has come.
+
+    The due slot is claimed with one conditional UPDATE (next_sync_at moves forward by the
+    interval), so overlapping dispatchers never queue the same connection twice.
+    """
+    now = timezone.now()
+    due = list(
+        Connection.objects.filter(next_sync_at__lte=now)
+        .exclude(status=Connection.Status.DISABLED)
+        .values_list("pk", flat=True)[:1000]
+    )
+    claimed = []
+    for pk in due:
+        moved = Connection.objects.filter(pk=pk, next_sync_at__lte=now).update(
+            next_sync_at=now + F("sync_interval")
+        )
+        if moved:
+            claimed.append(pk)
+            connection_sync_task.apply_async(
+                kwargs={"connection_id": pk, "trigger": SyncRun.Trigger.SCHEDULE}
+            )
+    if claimed:
+        logger.info("dispatched syncs for connections %s", claimed)
+    return claimed
