@@ -3,12 +3,19 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from providers.webhooks import ConnectionWebhookView
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="portal:dashboard", permanent=False)),
     path("admin/", admin.site.urls),
     path("portal/", include("core.portal.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include(("infrazen.api_urls", "api"), namespace="api")),
+    path(
+        "webhooks/connections/<int:pk>/",
+        ConnectionWebhookView.as_view(),
+        name="connection-webhook",
+    ),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

@@ -1,12 +1,14 @@
+"""Core API routes, registered on the shared /api/v1/ router (infrazen/api_urls.py)."""
+
 from django.urls import path
-from rest_framework.routers import DefaultRouter
 
 from core.api import views
 
-router = DefaultRouter()
-router.register("tenants", views.TenantViewSet, basename="tenant")
-router.register("memberships", views.MembershipViewSet, basename="membership")
-router.register("audit-events", views.AuditEventViewSet, basename="auditevent")
-router.register("tokens", views.ApiTokenViewSet, basename="apitoken")
+ROUTES = [
+    ("tenants", views.TenantViewSet, "tenant"),
+    ("memberships", views.MembershipViewSet, "membership"),
+    ("audit-events", views.AuditEventViewSet, "auditevent"),
+    ("tokens", views.ApiTokenViewSet, "apitoken"),
+]
 
-urlpatterns = [path("me/", views.MeView.as_view(), name="me"), *router.urls]
+urlpatterns = [path("me/", views.MeView.as_view(), name="me")]

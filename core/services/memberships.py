@@ -10,8 +10,9 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from core.audit import record_event, snapshot
-from core.capabilities import OPERATOR_ROLES, ROLE_RANK, Role, capabilities_for
+from core.capabilities import OPERATOR_ROLES, ROLE_RANK, Capability, Role, capabilities_for
 from core.models import Membership, Tenant, TenantUserObjectPermission
+from core.services.guards import require_capability
 
 User = get_user_model()
 
@@ -49,9 +50,6 @@ def actor_rank(actor, tenant: Tenant) -> int:
 
 def _check_can_assign(*, actor, tenant: Tenant, user, role: str) -> None:
     if actor is not None:
-        from core.capabilities import Capability
-        from core.services.guards import require_capability
-
         require_capability(actor, Capability.MANAGE_MEMBERS, tenant)
     if role not in Role.values:
         raise ValidationError({"role": _("Unknown role: %(role)s") % {"role": role}})
@@ -105,9 +103,6 @@ def membership_update(*, actor, membership: Membership, role: str) -> Membership
 
 @transaction.atomic
 def membership_delete(*, actor, membership: Membership) -> None:
-    from core.capabilities import Capability
-    from core.services.guards import require_capability
-
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     require_capability(actor, Capability.MANAGE_MEMBERS, membership.tenant)
     if ROLE_RANK[membership.role] > actor_rank(actor, membership.tenant):

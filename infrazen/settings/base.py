@@ -193,6 +193,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status"; name their enums explicitly so the schema is stable.
+    "ENUM_NAME_OVERRIDES": {
+        "TenantStatusEnum": "core.models.tenancy.Tenant.Status",
+        "ConnectionStatusEnum": "providers.models.connections.Connection.Status",
+        "SyncRunStatusEnum": "providers.models.sync_runs.SyncRun.Status",
+        "ResourceStatusEnum": "providers.models.resources.STATUS_CHOICES",
+    },
 }
 
 # --- Cache (throttling, per-process) --------------------------------------------------------
@@ -218,6 +225,17 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # How often beat looks for connections whose sync is due (see providers/schedules.py).
 SYNC_DISPATCH_INTERVAL_SECONDS = env_int("SYNC_DISPATCH_INTERVAL_SECONDS", 60)
+
+# --- Resource metrics (providers/services/metrics.py) ---------------------------------------
+# Collection re-reads the last METRICS_LOOKBACK_HOURS on every run, so late points and a few
+# missed runs heal themselves; samples are stored at METRICS_STEP_MINUTES resolution.
+METRICS_COLLECT_INTERVAL_MINUTES = env_int("METRICS_COLLECT_INTERVAL_MINUTES", 60)
+METRICS_LOOKBACK_HOURS = env_int("METRICS_LOOKBACK_HOURS", 6)
+METRICS_STEP_MINUTES = env_int("METRICS_STEP_MINUTES", 60)
+# Raw samples live this long (whole monthly partitions are dropped); daily aggregates stay.
+METRICS_RAW_RETENTION_DAYS = env_int("METRICS_RAW_RETENTION_DAYS", 35)
+# Demo only: a running Yandex Cloud simulator that seed_demo points demo connections at.
+YANDEX_SIMULATOR_URL = env_str("YANDEX_SIMULATOR_URL", "")
 
 # --- Secrets at rest (Fernet keys, newest first; see core/crypto.py) ------------------------
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS") or [

@@ -17,6 +17,7 @@ from core.crypto import decrypt_json, encrypt_json
 from core.services.guards import require_capability
 from providers.adapters.base import ProviderAuthError, ProviderError
 from providers.adapters.registry import UnsupportedProvider, validate_settings
+from providers.connection_settings import settings_shape_errors
 from providers.models import Connection, ProviderType, SyncRun
 
 # What the audit log may show of a connection: never credentials or secrets.
@@ -24,16 +25,17 @@ AUDIT_FIELDS = ["provider", "name", "scope", "endpoints", "sync_interval", "stat
 MIN_INTERVAL = timedelta(minutes=5)
 
 
-def _validate(provider, *, credentials, scope, endpoints, sync_interval) -> None:
+def _validate(actor, provider, *, credentials, scope, endpoints, sync_interval) -> None:
     errors = {}
     if provider not in ProviderType.values:
         errors["provider"] = _("Unknown provider: %(p)s") % {"p": provider}
-    if credentials is not None and not isinstance(credentials, dict):
-        errors["credentials"] = _("Credentials must be a JSON object.")
-    if not isinstance(scope, dict):
-        errors["scope"] = _("Scope must be a JSON object.")
-    if not isinstance(endpoints, dict):
-        errors["endpoints"] = _("Endpoint overrides must be a JSON object.")
+    errors.update(
+        settings_shape_errors(provider, credentials=credentials, scope=scope, endpoints=endpoints)
+    )
+    if endpoints and actor is not None and not actor.is_staff:
+        # Overrides make the server call any URL with the connection's credentials (an SSRF
+        # surface), so only MSP operators may point connections at private installations.
+        errors["endpoints"] = _("Only MSP operators can set API endpoint overrides.")
     if sync_interval is not None and sync_interval < MIN_INTERVAL:
         errors["sync_interval"] = _("The sync interval must be at least 5 minutes.")
     if not errors:
@@ -62,6 +64,7 @@ def connection_create(
     if not credentials:
         raise ValidationError({"credentials": _("Credentials are required.")})
     _validate(
+        actor,
         provider,
         credentials=credentials,
         scope=scope,
@@ -106,10 +109,11 @@ def connection_update(*, actor, connection: Connection, credentials: dict | None
     for key, value in changes.items():
         setattr(connection, key, value)
     _validate(
+        actor,
         connection.provider,
         credentials=credentials,
         scope=connection.scope,
-        endpoints=connection.endpoints,
+        endpoints=changes.get("endpoints"),
         sync_interval=connection.sync_interval,
     )
     if credentials is not None:
@@ -126,7 +130,8 @@ def connection_update(*, actor, connection: Connection, credentials: dict | None
         target=connection,
         before=before,
         after=after,
-        extra={"credentials_replaced": credentials is not None},
+        # (not "credentials_…": the audit log redacts any key that sounds like a secret)
+        extra={"secrets_replaced": credentials is not None},
     )
     return connection
 

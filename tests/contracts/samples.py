@@ -388,4 +388,14 @@ def _case_connection_sync(world):
     )
 
 
+CREATE_PAYLOADS["connection"] = lambda w: {
+    "tenant": w.b.pk,
+    "provider": "yandex_cloud",
+    "name": "Beta production",
+    "credentials": {"oauth_token": "y0_contract-secret"},
+    "scope": {"folder_ids": ["b1gfolder"]},
+    "endpoints": {"*": "http://127.0.0.1:9"},
+    "sync_interval": 1800,
+}
+
 from tests.contracts import samples_extra  # noqa: E402, F401  (registers more cases)

@@ -163,3 +163,11 @@ def test_throttling_answers_429_with_retry_after(world, api_as, settings):
     finally:
         UserRateThrottle.THROTTLE_RATES = original
     assert codes == [200, 200, 200, 429]
+
+
+def test_openapi_schema_is_valid_and_warning_free(db, tmp_path):
+    from django.core.management import call_command
+
+    target = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+    assert "/api/v1/connections/" in target.read_text()

@@ -23,8 +23,9 @@ def yc_sim() -> Iterator[YandexCloudSimulator]:
 def yc_connection(world, yc_sim):
     from providers.services.connections import connection_create
 
+    # An MSP operator: only operators may point a connection at another endpoint (the simulator).
     return connection_create(
-        actor=world.owner_a,
+        actor=world.operator_a,
         tenant=world.a,
         provider="yandex_cloud",
         name="Alpha production",

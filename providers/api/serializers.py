@@ -1,0 +1,239 @@
+"""Serializers for connections, resources, their history and metrics.
+
+Credentials are write-only: accepted on create/update, never serialized (``has_credentials``
+says whether any are stored). The webhook secret appears once, in the create response.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from rest_framework import serializers
+
+from core.access import allowed_tenants
+from core.api.base import TenantScopedSerializer
+from core.capabilities import Capability
+from core.models import Tenant
+from providers.connection_settings import settings_shape_errors
+from providers.models import (
+    Connection,
+    Resource,
+    ResourceEvent,
+    ResourceMetric,
+    ResourceMetricDaily,
+    SyncRun,
+)
+from providers.services.connections import MIN_INTERVAL
+
+MAX_INTERVAL = timedelta(days=366)
+
+
+class SecondsField(serializers.IntegerField):
+    """A duration as whole seconds: simpler for integrators than Django's "D HH:MM:SS"."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # The bounds are checked on the integer below; Django's validators would compare the
+        # converted timedelta with an int.
+        self.validators = [v for v in self.validators if v.code not in ("min_value", "max_value")]
+
+    def to_representation(self, value: timedelta) -> int:
+        return int(value.total_seconds())
+
+    def to_internal_value(self, data) -> timedelta:
+        seconds = super().to_internal_value(data)
+        if self.min_value is not None and seconds < self.min_value:
+            self.fail("min_value", min_value=self.min_value)
+        if self.max_value is not None and seconds > self.max_value:
+            self.fail("max_value", max_value=self.max_value)
+        return timedelta(seconds=seconds)
+
+
+class ConnectionSerializer(TenantScopedSerializer):
+    tenant = serializers.PrimaryKeyRelatedField(queryset=Tenant.objects.all())
+    credentials = serializers.JSONField(
+        write_only=True,
+        help_text="JSON object, write-only: never returned. Yandex Cloud: "
+        '{"oauth_token": "..."} or an authorized key file\'s JSON. Omit on update to keep.',
+    )
+    has_credentials = serializers.SerializerMethodField()
+    sync_interval = SecondsField(
+        required=False,
+        min_value=int(MIN_INTERVAL.total_seconds()),
+        max_value=int(MAX_INTERVAL.total_seconds()),
+        help_text="Seconds between scheduled syncs (default 3600, at least 300).",
+    )
+    webhook_url = serializers.SerializerMethodField(
+        help_text="POST here, signed with the webhook secret, to request an immediate sync."
+    )
+
+    class Meta:
+        model = Connection
+        fields = [
+            "id",
+            "tenant",
+            "provider",
+            "name",
+            "credentials",
+            "has_credentials",
+            "scope",
+            "endpoints",
+            "sync_interval",
+            "status",
+            "last_error",
+            "last_sync_at",
+            "last_full_sync_at",
+            "next_sync_at",
+            "webhook_url",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "status",
+            "last_error",
+            "last_sync_at",
+            "last_full_sync_at",
+            "next_sync_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None:
+            # A connection never moves between tenants or providers; credentials are optional.
+            fields["tenant"].read_only = True
+            fields["provider"].read_only = True
+            fields["credentials"].required = False
+        else:
+            request = self.context.get("request")
+            manageable = allowed_tenants(
+                getattr(request, "user", None), Capability.MANAGE_CONNECTIONS, action="add"
+            )
+            if manageable is not None:
+                fields["tenant"].queryset = Tenant.objects.filter(pk__in=manageable.values("pk"))
+        return fields
+
+    def get_has_credentials(self, obj) -> bool:
+        return bool(obj.credentials_encrypted)
+
+    def get_webhook_url(self, obj) -> str:
+        return reverse("connection-webhook", kwargs={"pk": obj.pk})
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        provider = attrs.get("provider") or getattr(self.instance, "provider", None)
+        errors = settings_shape_errors(
+            provider,
+            credentials=attrs.get("credentials"),
+            scope=attrs.get("scope"),
+            endpoints=attrs.get("endpoints"),
+        )
+        if "credentials" in attrs and not attrs["credentials"] and "credentials" not in errors:
+            errors["credentials"] = _("Credentials are required.")
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class CreatedConnectionSerializer(ConnectionSerializer):
+    webhook_secret = serializers.CharField(
+        read_only=True,
+        help_text="Key for signing webhook calls (HMAC-SHA256). Shown only in this response.",
+    )
+
+    class Meta(ConnectionSerializer.Meta):
+        fields = [*ConnectionSerializer.Meta.fields, "webhook_secret"]
+
+
+class VerifyResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    message = serializers.CharField()
+    status = serializers.CharField(help_text="The connection's status after the check.")
+
+
+class ResourceSerializer(serializers.ModelSerializer):
+    effective_last_seen_at = serializers.DateTimeField(
+        read_only=True,
+        help_text="When the provider last listed it: for live resources the later of "
+        "last_seen_at and the connection's last complete listing.",
+    )
+
+    class Meta:
+        model = Resource
+        fields = [
+            "id",
+            "tenant",
+            "connection",
+            "provider",
+            "provider_id",
+            "type",
+            "name",
+            "region",
+            "zone",
+            "sub_account",
+            "status",
+            "raw_status",
+            "specs",
+            "pricing_model",
+            "labels",
+            "properties",
+            "related_ids",
+            "parent",
+            "parent_provider_id",
+            "provider_created_at",
+            "first_seen_at",
+            "last_seen_at",
+            "effective_last_seen_at",
+            "deleted_at",
+        ]
+        read_only_fields = fields
+
+
+class ResourceEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ResourceEvent
+        fields = ["id", "tenant", "resource", "sync_run", "kind", "changes", "at"]
+        read_only_fields = fields
+
+
+class SyncRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SyncRun
+        fields = [
+            "id",
+            "tenant",
+            "connection",
+            "kind",
+            "trigger",
+            "status",
+            "complete",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+            "seen",
+            "created",
+            "updated",
+            "unchanged",
+            "deleted",
+            "api_calls",
+            "error",
+            "progress",
+        ]
+        read_only_fields = fields
+
+
+class ResourceMetricSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ResourceMetric
+        fields = ["metric", "ts", "value"]
+        read_only_fields = fields
+
+
+class ResourceMetricDailySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ResourceMetricDaily
+        fields = ["id", "tenant", "resource", "metric", "day", "avg", "min", "max", "samples"]
+        read_only_fields = fields

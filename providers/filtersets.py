@@ -1,0 +1,236 @@
+"""Filtersets for connections, resources, their history and metrics (API and portal lists).
+
+Conventions: ``*_after`` is inclusive (>=), ``*_before`` exclusive (<), so consecutive windows
+never overlap. Every model-choice filter is scoped by ``TenantScopedFilterSet``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import django_filters
+from django import forms
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from core.api.base import TenantScopedFilterSet
+from core.models import Tenant
+from providers.models import (
+    Connection,
+    ProviderType,
+    Resource,
+    ResourceEvent,
+    ResourceMetric,
+    ResourceMetricDaily,
+    SyncRun,
+)
+from providers.models.resources import PRICING_CHOICES, STATUS_CHOICES, TYPE_CHOICES
+
+# Raw samples are for drill-down; longer periods come from the daily rollups.
+MAX_RAW_METRIC_WINDOW = dt.timedelta(days=31)
+_BOUNDED = _(
+    "Required: raw samples are served only for a bounded window; give both “after” and "
+    "“before” (ISO 8601, at most 31 days apart)."
+)
+
+
+class _RepeatableField(forms.Field):
+    """A query parameter that may repeat (``?label=a:b&label=c:d``); cleans to a list."""
+
+    widget = forms.MultipleHiddenInput  # reads every value of the parameter (QueryDict.getlist)
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return []
+        values = value if isinstance(value, list | tuple) else [value]
+        return [str(v).strip() for v in values if str(v).strip()]
+
+
+class LabelField(_RepeatableField):
+    def to_python(self, value):
+        pairs = []
+        for item in super().to_python(value):
+            key, sep, label_value = item.partition(":")
+            if not sep or not key:
+                raise forms.ValidationError(
+                    _("Use key:value, e.g. label=env:prod (got %(item)r).") % {"item": item}
+                )
+            pairs.append((key, label_value))
+        return pairs
+
+
+class LabelFilter(django_filters.Filter):
+    """``label=key:value`` (repeatable, all must match) as JSONB containment: uses the GIN index."""
+
+    field_class = LabelField
+
+    def filter(self, qs, value):
+        for key, label_value in value or []:
+            qs = qs.filter(**{f"{self.field_name}__contains": {key: label_value}})
+        return qs
+
+
+class LabelKeyFilter(django_filters.Filter):
+    """``label_key=key`` (repeatable, all must be present) as JSONB ``?&``: uses the GIN index."""
+
+    field_class = _RepeatableField
+
+    def filter(self, qs, value):
+        return qs.filter(**{f"{self.field_name}__has_keys": value}) if value else qs
+
+
+class ConnectionFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    provider = django_filters.ChoiceFilter(choices=ProviderType.choices)
+    status = django_filters.ChoiceFilter(choices=Connection.Status.choices)
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
+
+    class Meta:
+        model = Connection
+        fields = ["tenant", "provider", "status", "q"]
+
+
+class ResourceFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    connection = django_filters.ModelChoiceFilter(queryset=Connection.objects.all())
+    provider = django_filters.ChoiceFilter(choices=ProviderType.choices)
+    type = django_filters.MultipleChoiceFilter(choices=TYPE_CHOICES)
+    status = django_filters.MultipleChoiceFilter(choices=STATUS_CHOICES)
+    pricing_model = django_filters.ChoiceFilter(choices=PRICING_CHOICES)
+    region = django_filters.CharFilter()
+    zone = django_filters.CharFilter()
+    sub_account = django_filters.CharFilter()
+    parent = django_filters.ModelChoiceFilter(queryset=Resource.objects.all())
+    deleted = django_filters.BooleanFilter(
+        field_name="deleted_at", lookup_expr="isnull", exclude=True, label="Deleted at the provider"
+    )
+    label = LabelFilter(field_name="labels", label="Label key:value (repeatable)")
+    label_key = LabelKeyFilter(field_name="labels", label="Has label key (repeatable)")
+    q = django_filters.CharFilter(method="search", label="Search name or provider id")
+    seen_after = django_filters.IsoDateTimeFilter(method="filter_seen_after")
+    seen_before = django_filters.IsoDateTimeFilter(method="filter_seen_before")
+
+    class Meta:
+        model = Resource
+        fields = [
+            "tenant",
+            "connection",
+            "provider",
+            "type",
+            "status",
+            "pricing_model",
+            "region",
+            "zone",
+            "sub_account",
+            "parent",
+            "deleted",
+        ]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(Q(name__icontains=value) | Q(provider_id__icontains=value))
+
+    # "Seen" is the effective last-seen time: a live resource was seen by its connection's last
+    # complete listing even though unchanged rows are not rewritten (see Resource).
+    def filter_seen_after(self, queryset, name, value):
+        return queryset.filter(
+            Q(last_seen_at__gte=value)
+            | Q(deleted_at__isnull=True, connection__last_full_sync_at__gte=value)
+        )
+
+    def filter_seen_before(self, queryset, name, value):
+        return queryset.filter(last_seen_at__lt=value).exclude(
+            deleted_at__isnull=True, connection__last_full_sync_at__gte=value
+        )
+
+
+class ResourceEventFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    resource = django_filters.ModelChoiceFilter(queryset=Resource.objects.all())
+    connection = django_filters.ModelChoiceFilter(
+        field_name="resource__connection", queryset=Connection.objects.all()
+    )
+    sync_run = django_filters.ModelChoiceFilter(queryset=SyncRun.objects.all())
+    kind = django_filters.MultipleChoiceFilter(choices=ResourceEvent.Kind.choices)
+    at_after = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
+    at_before = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+
+    class Meta:
+        model = ResourceEvent
+        fields = ["tenant", "resource", "connection", "sync_run", "kind"]
+
+
+class SyncRunFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    connection = django_filters.ModelChoiceFilter(queryset=Connection.objects.all())
+    status = django_filters.ChoiceFilter(choices=SyncRun.Status.choices)
+    kind = django_filters.ChoiceFilter(choices=SyncRun.Kind.choices)
+    trigger = django_filters.ChoiceFilter(choices=SyncRun.Trigger.choices)
+    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+
+    class Meta:
+        model = SyncRun
+        fields = ["tenant", "connection", "status", "kind", "trigger"]
+
+
+class ResourceMetricDailyFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    resource = django_filters.ModelChoiceFilter(queryset=Resource.objects.all())
+    connection = django_filters.ModelChoiceFilter(
+        field_name="resource__connection", queryset=Connection.objects.all()
+    )
+    metric = django_filters.CharFilter()
+    day_after = django_filters.DateFilter(field_name="day", lookup_expr="gte")
+    day_before = django_filters.DateFilter(field_name="day", lookup_expr="lt")
+
+    class Meta:
+        model = ResourceMetricDaily
+        fields = ["tenant", "resource", "connection", "metric"]
+
+
+class _RawMetricForm(forms.Form):
+    def clean(self):
+        cleaned = super().clean()
+        after, before = cleaned.get("after"), cleaned.get("before")
+        if after and before:
+            if before <= after:
+                self.add_error("before", _("“before” must be later than “after”."))
+            elif before - after > MAX_RAW_METRIC_WINDOW:
+                self.add_error(
+                    "before",
+                    _(
+                        "Raw samples are served for at most %(days)d days per request; use "
+                        "/api/v1/resource-metrics-daily/ for longer periods."
+                    )
+                    % {"days": MAX_RAW_METRIC_WINDOW.days},
+                )
+        return cleaned
+
+
+class ResourceMetricFilterSet(TenantScopedFilterSet):
+    """Raw samples of ONE resource (the URL names it) in a bounded window.
+
+    The raw table is partitioned by month and can hold billions of rows: an unbounded query would
+    scan every partition, so both ends of the window are required and the span is capped.
+    """
+
+    metric = django_filters.CharFilter()
+    after = django_filters.IsoDateTimeFilter(
+        field_name="ts",
+        lookup_expr="gte",
+        required=True,
+        label="Window start (inclusive)",
+        error_messages={"required": _BOUNDED},
+    )
+    before = django_filters.IsoDateTimeFilter(
+        field_name="ts",
+        lookup_expr="lt",
+        required=True,
+        label="Window end (exclusive)",
+        error_messages={"required": _BOUNDED},
+    )
+
+    class Meta:
+        model = ResourceMetric
+        fields = ["metric"]
+        form = _RawMetricForm

@@ -1,0 +1,135 @@
+"""Signed webhook: a customer's system asks for an immediate sync of one connection.
+
+Not an API-token endpoint: the caller proves knowledge of the connection's webhook secret (shown
+once, when the connection was created) with an HMAC signature instead of logging in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core import context
+from core.middleware import client_ip
+from core.models import AuditEvent
+from providers.models import Connection
+from providers.services.connections import connection_request_sync, webhook_secret
+
+SIGNATURE_HEADER = "X-InfraZen-Signature"
+TIMESTAMP_HEADER = "X-InfraZen-Timestamp"
+TOLERANCE_S = 300
+# Compared against when the connection does not exist, so that path costs the same HMAC work.
+_DUMMY_SECRET = "unknown-connection-" + "0" * 32
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The signature a sender puts in ``X-InfraZen-Signature`` (also used by tests and docs)."""
+    message = timestamp.encode() + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _error(message: str, code: int) -> Response:
+    return Response({"detail": message}, status=code)
+
+
+class ConnectionWebhookView(APIView):
+    """Request an immediate sync of a connection: `POST /webhooks/connections/<id>/`.
+
+    Signing (like Stripe/Slack webhooks): let `ts` be the current Unix time in whole seconds and
+    `body` the raw request body (any content, may be empty). Send
+
+    - `X-InfraZen-Timestamp: <ts>`
+    - `X-InfraZen-Signature: sha256=<hex HMAC-SHA256(key=webhook secret, msg=ts + "." + body)>`
+
+    The timestamp is part of the signed message, so a captured call cannot be replayed with a
+    fresh timestamp; calls more than 5 minutes from the server clock are refused, and a repeated
+    delivery (same signature) inside that window is accepted without queueing another sync.
+
+    Answers: 202 sync requested · 401 missing, malformed, stale or wrong signature · 404 no such
+    connection · 409 the connection is disabled.
+    """
+
+    authentication_classes: list = []  # no session, so no CSRF; the signature authenticates
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request={"application/octet-stream": OpenApiTypes.BINARY},
+        parameters=[
+            OpenApiParameter(
+                SIGNATURE_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description='"sha256=" + hex HMAC-SHA256 of "<timestamp>.<raw body>" keyed '
+                "with the connection's webhook secret.",
+            ),
+            OpenApiParameter(
+                TIMESTAMP_HEADER,
+                OpenApiTypes.INT,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="Unix time in seconds; refused when more than 5 minutes off.",
+            ),
+        ],
+        responses={
+            202: OpenApiResponse(description="Sync requested."),
+            401: OpenApiResponse(description="Missing, stale or wrong signature."),
+            404: OpenApiResponse(description="No such connection."),
+            409: OpenApiResponse(description="The connection is disabled."),
+        },
+        auth=[],
+        tags=["webhooks"],
+    )
+    def post(self, request, pk: int):
+        body = request.body  # the raw bytes, read before anything parses them
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        timestamp = request.headers.get(TIMESTAMP_HEADER, "")
+        if not signature.startswith("sha256=") or not timestamp.isdigit():
+            return _error(
+                f"Sign the request: {SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256 of "
+                f'"<timestamp>.<body>"> and {TIMESTAMP_HEADER}: <unix seconds>.',
+                status.HTTP_401_UNAUTHORIZED,
+            )
+        if abs(time.time() - int(timestamp)) > TOLERANCE_S:
+            return _error(
+                "The timestamp is more than 5 minutes from the server's clock; sign again.",
+                status.HTTP_401_UNAUTHORIZED,
+            )
+
+        connection = Connection.objects.select_related("tenant").filter(pk=pk).first()
+        secret = webhook_secret(connection) if connection is not None else _DUMMY_SECRET
+        valid = hmac.compare_digest(sign(secret, timestamp, body), signature)
+        if connection is None:
+            return _error("No such connection.", status.HTTP_404_NOT_FOUND)
+        if not valid:
+            return _error("The signature does not match.", status.HTTP_401_UNAUTHORIZED)
+        if not connection.is_enabled:
+            return _error("This connection is disabled; enable it first.", status.HTTP_409_CONFLICT)
+
+        # First delivery of this exact signature wins; retries of it get the same answer.
+        if not cache.add(f"webhook:{connection.pk}:{signature}", 1, timeout=2 * TOLERANCE_S):
+            return Response({"detail": "Already accepted."}, status=status.HTTP_202_ACCEPTED)
+        # The request middleware labels unknown paths "portal"; this is a machine API call.
+        with context.acting(
+            AuditEvent.Source.API,
+            request_id=getattr(request, "id", None),
+            ip_address=client_ip(request),
+        ):
+            try:
+                connection_request_sync(actor=None, connection=connection, trigger="webhook")
+            except ValidationError:  # the service's own refusal (disabled meanwhile)
+                cache.delete(f"webhook:{connection.pk}:{signature}")
+                return _error(
+                    "This connection is disabled; enable it first.", status.HTTP_409_CONFLICT
+                )
+        return Response({"detail": "Sync requested."}, status=status.HTTP_202_ACCEPTED)
