@@ -52,6 +52,11 @@ class SyncRun(TenantOwnedModel):
         ordering = ["-started_at", "-id"]
         verbose_name = _("sync run")
         verbose_name_plural = _("sync runs")
+        indexes = [
+            models.Index(
+                fields=["connection", "kind", "-started_at"], name="syncrun_connection_recent"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.connection} {self.kind} {self.started_at:%Y-%m-%d %H:%M} ({self.status})"

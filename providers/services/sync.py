@@ -12,13 +12,13 @@ Rules (DESIGN.md §5):
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from itertools import islice
 
 from django.db import connection as db
 from django.db import transaction
@@ -37,6 +37,12 @@ logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
 LEASE_TTL = timedelta(minutes=10)
+# Each renewal and progress row is a committed UPDATE (a WAL flush, a few ms). Per batch that was
+# a tenth of an unchanged re-sync's time, so both are paced by the clock instead: the lease is
+# renewed well within its TTL, progress is persisted about once a second (the progress callback
+# still sees every batch).
+LEASE_RENEW_EVERY_S = LEASE_TTL.total_seconds() / 4
+PROGRESS_SAVE_EVERY_S = 1.0
 # Fields compared (and diffed in "changed" events) between the stored row and a new listing.
 TRACKED_FIELDS = (
     "type",
@@ -56,11 +62,11 @@ TRACKED_FIELDS = (
 )
 
 
-@dataclass
-class _Known:
-    id: int
-    content_hash: str
-    deleted: bool
+# What the sync knows of each stored resource: provider id -> (id, content hash, deleted?).
+# Plain tuples of atoms rather than objects: the cyclic GC stops tracking such tuples, whereas
+# tens of thousands of tracked objects kept alive for the whole run set off extra full
+# collections (each a pass over the whole process heap) on every large run.
+_Known = tuple[int, str, bool]
 
 
 @dataclass
@@ -70,7 +76,20 @@ class _Tally:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    duplicates: int = 0
     seen_ids: set[int] = field(default_factory=set)
+
+
+@dataclass
+class _Batch:
+    """One batch of the listing, classified as it arrived: only records that need a write are
+    kept; unchanged ones are just counted (see ``_classified_batches``)."""
+
+    seen: int = 0
+    duplicates: int = 0
+    unchanged_ids: list[int] = field(default_factory=list)
+    new: list[ResourceRecord] = field(default_factory=list)
+    changed: list[tuple[int, ResourceRecord]] = field(default_factory=list)
 
 
 # --- lease ----------------------------------------------------------------------------------
@@ -152,16 +171,24 @@ def _run(actor, connection_id, token, trigger, progress, adapter_factory) -> Syn
     try:
         adapter = (adapter_factory or adapter_for)(connection)
         known = _known_resources(connection.pk)
-        for batch in _batches(adapter.discover(), BATCH_SIZE):
+        renewed = saved = time.monotonic()
+        for batch in _classified_batches(adapter.discover(), known, BATCH_SIZE):
             _apply_batch(connection, run, batch, known, tally)
-            lease_renew(connection.pk, token)
-            _save_progress(run, tally, adapter)
+            _note_progress(run, tally, adapter)
+            clock = time.monotonic()
+            if clock - renewed >= LEASE_RENEW_EVERY_S:
+                lease_renew(connection.pk, token)
+                renewed = clock
+            if clock - saved >= PROGRESS_SAVE_EVERY_S:
+                SyncRun.objects.filter(pk=run.pk).update(progress=run.progress)
+                saved = clock
             if progress:
                 progress(run)
         # Reaching here means the adapter finished its listing: only now may absence mean gone.
         run.complete = True
         tally.deleted = _mark_missing_deleted(connection, run, known, tally.seen_ids)
-        _link_parents(connection.pk)
+        if tally.created or tally.updated or not _links_current(connection.pk, run.pk):
+            _link_parents(connection.pk)
     except ProviderAuthError as exc:
         new_status, error = Connection.Status.AUTH_FAILED, _reason(exc)
     except (ProviderError, UnsupportedProvider, DecryptionError, ValueError) as exc:
@@ -179,17 +206,53 @@ def _reason(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _batches(records: Iterable[ResourceRecord], size: int) -> Iterator[list[ResourceRecord]]:
-    iterator = iter(records)
-    while batch := list(islice(iterator, size)):
+def _classified_batches(
+    records: Iterable[ResourceRecord], known: dict[str, _Known], size: int
+) -> Iterator[_Batch]:
+    """Compare each record with what is stored as it arrives; yield every ``size`` records.
+
+    Holding a whole batch of records until it was applied kept them alive long enough for the
+    GC to promote them to its oldest generation, and the resulting full collections (each a
+    pass over the whole process heap) took a tenth of an unchanged re-sync's time. A batch
+    is still applied only once complete, so a listing that breaks off mid-batch writes nothing
+    of that batch, exactly as before. ``known`` is read while the batch fills and updated by
+    ``_apply_batch`` before the next one starts (the generator resumes only then).
+    """
+    batch = _Batch()
+    listed: set[str] = set()
+    for record in records:
+        if record.provider_id in listed:
+            # Providers occasionally list an id twice (paging over a changing collection);
+            # the first occurrence wins, and a duplicate must never become a second row.
+            batch.duplicates += 1
+            continue
+        listed.add(record.provider_id)
+        batch.seen += 1
+        entry = known.get(record.provider_id)
+        if entry is None:
+            batch.new.append(record)
+        elif entry[1] != record.content_hash or entry[2]:
+            batch.changed.append((entry[0], record))
+        else:
+            batch.unchanged_ids.append(entry[0])
+        if batch.seen == size:
+            yield batch
+            batch = _Batch()
+    if batch.seen or batch.duplicates:
         yield batch
 
 
 def _known_resources(connection_id: int) -> dict[str, _Known]:
-    rows = Resource.objects.filter(connection_id=connection_id).values_list(
-        "provider_id", "id", "content_hash", "deleted_at"
-    )
-    return {pid: _Known(pk, digest, deleted is not None) for pid, pk, digest, deleted in rows}
+    # Raw SQL: this reads every resource of the connection on every run, and the ORM's per-row
+    # conversions (deleted_at to an aware datetime only to test it for None) cost more than the
+    # query itself on large accounts.
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT provider_id, id, content_hash, deleted_at IS NOT NULL "
+            "FROM providers_resource WHERE connection_id = %s",
+            [connection_id],
+        )
+        return {pid: (pk, digest, deleted) for pid, pk, digest, deleted in cursor.fetchall()}
 
 
 def _fields_from(record: ResourceRecord) -> dict:
@@ -218,64 +281,102 @@ def _json_safe(value):
 
 
 @transaction.atomic
-def _apply_batch(connection, run, batch, known: dict[str, _Known], tally: _Tally) -> None:
+def _apply_batch(connection, run, batch: _Batch, known: dict[str, _Known], tally: _Tally) -> None:
     now = timezone.now()
-    new, changed = [], []
-    for record in batch:
-        tally.seen += 1
-        entry = known.get(record.provider_id)
-        if entry is None:
-            new.append(record)
-        elif entry.content_hash != record.content_hash or entry.deleted:
-            changed.append((entry, record))
-            tally.seen_ids.add(entry.id)
-        else:
-            tally.unchanged += 1
-            tally.seen_ids.add(entry.id)
+    tally.seen += batch.seen
+    tally.duplicates += batch.duplicates
+    tally.unchanged += len(batch.unchanged_ids)
+    tally.seen_ids.update(batch.unchanged_ids)
+    if batch.new:
+        new = batch.new
+        for pk, record in zip(_insert_new(connection, run, new, known, now), new, strict=True):
+            known[record.provider_id] = (pk, record.content_hash, False)
+            tally.seen_ids.add(pk)
+        tally.created += len(new)
 
-    if new:
-        created = Resource.objects.bulk_create(
-            Resource(
-                tenant_id=connection.tenant_id,
-                connection_id=connection.pk,
-                provider=connection.provider,
-                provider_id=record.provider_id,
-                first_seen_at=now,
-                last_seen_at=now,
-                content_hash=record.content_hash,
-                **_fields_from(record),
-            )
-            for record in new
-        )
-        for resource in created:
-            known[resource.provider_id] = _Known(resource.pk, resource.content_hash, False)
-            tally.seen_ids.add(resource.pk)
-        ResourceEvent.objects.bulk_create(
-            ResourceEvent(
-                tenant_id=connection.tenant_id,
-                resource_id=resource.pk,
-                sync_run=run,
-                kind=ResourceEvent.Kind.APPEARED,
-                at=now,
-            )
-            for resource in created
-        )
-        tally.created += len(created)
+    if batch.changed:
+        _apply_changes(connection, run, batch.changed, known, now)
+        tally.seen_ids.update(pk for pk, _ in batch.changed)
+        tally.updated += len(batch.changed)
 
-    if changed:
-        _apply_changes(connection, run, changed, known, now)
-        tally.updated += len(changed)
+
+# Columns written for a new resource, in COPY order; JSON columns are sent as JSON text.
+_NEW_COLUMNS = (
+    "id",
+    "tenant_id",
+    "connection_id",
+    "provider",
+    "provider_id",
+    "first_seen_at",
+    "last_seen_at",
+    "content_hash",
+    "parent_id",
+    *TRACKED_FIELDS,
+)
+_JSON_FIELDS = frozenset({"specs", "labels", "properties", "related_ids"})
+_EVENT_COLUMNS = ("tenant_id", "resource_id", "sync_run_id", "kind", "changes", "at")
+
+
+def _insert_new(connection, run, records: list[ResourceRecord], known, now) -> list[int]:
+    """COPY new resources and their "appeared" events; returns the new ids in record order.
+
+    A first sync is almost all inserts, and ``bulk_create`` spent most of its time building model
+    instances and quoting parameters. COPY needs ids up front (it returns nothing), so they are
+    drawn from the table's own sequence first: the same ids an INSERT would have taken. A parent
+    already known (listings name VMs before their disks, clusters before their hosts) is linked
+    in the same write, which spares ``_link_parents`` a second version of most rows.
+    """
+    resources, events = Resource._meta.db_table, ResourceEvent._meta.db_table
+    # wrap_database_errors: COPY goes to psycopg directly, and a failure must surface as the same
+    # django.db error (and mark the connection for a health check) as the ORM's writes would.
+    with db.wrap_database_errors, db.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [resources, len(records)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        fresh = {record.provider_id: pk for pk, record in zip(ids, records, strict=True)}
+        fixed = (connection.tenant_id, connection.pk, connection.provider)
+        with cursor.copy(f"COPY {resources} ({', '.join(_NEW_COLUMNS)}) FROM STDIN") as copy:
+            for pk, record in zip(ids, records, strict=True):
+                fields = _fields_from(record)
+                parent = fields["parent_provider_id"]
+                parent_id = fresh.get(parent) if parent else None
+                if parent and parent_id is None and parent in known:
+                    parent_id = known[parent][0]
+                copy.write_row(
+                    (
+                        pk,
+                        *fixed,
+                        record.provider_id,
+                        now,
+                        now,
+                        record.content_hash,
+                        parent_id,
+                        *(
+                            json.dumps(fields[name], separators=(",", ":"))
+                            if name in _JSON_FIELDS
+                            else fields[name]
+                            for name in TRACKED_FIELDS
+                        ),
+                    )
+                )
+        with cursor.copy(f"COPY {events} ({', '.join(_EVENT_COLUMNS)}) FROM STDIN") as copy:
+            appeared = ResourceEvent.Kind.APPEARED.value
+            for pk in ids:
+                copy.write_row((connection.tenant_id, pk, run.pk, appeared, "{}", now))
+    return ids
 
 
 def _apply_changes(connection, run, changed, known, now) -> None:
-    ids = [entry.id for entry, _ in changed]
+    ids = [pk for pk, _ in changed]
     stored = {
         row["id"]: row
         for row in Resource.objects.filter(pk__in=ids).values("id", "deleted_at", *TRACKED_FIELDS)
     }
     resources, events = [], []
-    for entry, record in changed:
-        before = stored[entry.id]
+    for pk, record in changed:
+        before = stored[pk]
         after = _fields_from(record)
         diff = {
             name: [_json_safe({"v": before[name]})["v"], _json_safe({"v": after[name]})["v"]]
@@ -284,7 +385,7 @@ def _apply_changes(connection, run, changed, known, now) -> None:
         }
         reappeared = before["deleted_at"] is not None
         resource = Resource(
-            pk=entry.id,
+            pk=pk,
             content_hash=record.content_hash,
             last_seen_at=now,
             deleted_at=None,
@@ -294,14 +395,14 @@ def _apply_changes(connection, run, changed, known, now) -> None:
         events.append(
             ResourceEvent(
                 tenant_id=connection.tenant_id,
-                resource_id=entry.id,
+                resource_id=pk,
                 sync_run=run,
                 kind=ResourceEvent.Kind.REAPPEARED if reappeared else ResourceEvent.Kind.CHANGED,
                 changes=diff,
                 at=now,
             )
         )
-        known[record.provider_id] = _Known(entry.id, record.content_hash, False)
+        known[record.provider_id] = (pk, record.content_hash, False)
     Resource.objects.bulk_update(
         resources, ["content_hash", "last_seen_at", "deleted_at", *TRACKED_FIELDS]
     )
@@ -310,7 +411,7 @@ def _apply_changes(connection, run, changed, known, now) -> None:
 
 @transaction.atomic
 def _mark_missing_deleted(connection, run, known: dict[str, _Known], seen_ids: set[int]) -> int:
-    gone = [entry.id for entry in known.values() if not entry.deleted and entry.id not in seen_ids]
+    gone = [pk for pk, _, deleted in known.values() if not deleted and pk not in seen_ids]
     if not gone:
         return 0
     now = timezone.now()
@@ -328,10 +429,30 @@ def _mark_missing_deleted(connection, run, known: dict[str, _Known], seen_ids: s
         )
         for pk in gone
     )
-    for entry in known.values():
-        if entry.id in gone:
-            entry.deleted = True
+    gone_ids = set(gone)  # not the list: a lookup per known resource would be quadratic
+    for provider_id, (pk, digest, _) in list(known.items()):
+        if pk in gone_ids:
+            known[provider_id] = (pk, digest, True)
     return len(gone)
+
+
+def _links_current(connection_id: int, run_id: int) -> bool:
+    """True when parent links cannot have changed since the previous discovery run linked them.
+
+    Links depend only on which rows exist and on their parent_provider_id. A run that created and
+    updated nothing changed neither (marking rows deleted keeps them), so if the run before it
+    succeeded, i.e. reached its own ``_link_parents``, and the lease kept anyone else from writing
+    in between, the links are still right. Checking that is one small query instead of a join
+    over every resource of the connection on each unchanged re-sync.
+    """
+    previous = (
+        SyncRun.objects.filter(connection_id=connection_id, kind=SyncRun.Kind.DISCOVERY)
+        .exclude(pk=run_id)
+        .order_by("-started_at", "-id")
+        .values_list("status", "complete")
+        .first()
+    )
+    return previous == (SyncRun.Status.SUCCEEDED, True)
 
 
 def _link_parents(connection_id: int) -> None:
@@ -358,15 +479,15 @@ def _link_parents(connection_id: int) -> None:
         )
 
 
-def _save_progress(run: SyncRun, tally: _Tally, adapter) -> None:
+def _note_progress(run: SyncRun, tally: _Tally, adapter) -> None:
     run.progress = {
         "seen": tally.seen,
         "created": tally.created,
         "updated": tally.updated,
         "unchanged": tally.unchanged,
+        "duplicates": tally.duplicates,
         "api_calls": getattr(adapter, "api_calls", 0),
     }
-    SyncRun.objects.filter(pk=run.pk).update(progress=run.progress)
 
 
 @transaction.atomic

@@ -188,3 +188,26 @@ def test_disabled_connections_do_not_sync(yc_connection):
 
     connection_set_enabled(actor=None, connection=yc_connection, enabled=False)
     assert _sync(yc_connection) is None
+
+
+def test_an_id_listed_twice_becomes_one_resource(yc_connection):
+    from providers.services.sync import adapter_for
+
+    def doubling(connection):
+        adapter = adapter_for(connection)
+
+        class Doubled:
+            api_calls = 0
+
+            def discover(self):
+                records = list(adapter.discover())
+                yield from records
+                yield records[0]  # the provider repeats an id at the end of its listing
+
+        return Doubled()
+
+    run = _sync(yc_connection, adapter_factory=doubling)
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert run.progress["duplicates"] == 1
+    assert Resource.objects.filter(connection=yc_connection).count() == run.created

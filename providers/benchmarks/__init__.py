@@ -1,0 +1,1 @@
+"""Provider benchmarks (``manage.py bench sync``)."""

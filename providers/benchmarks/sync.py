@@ -1,0 +1,202 @@
+"""Discovery sync throughput: a first sync and unchanged re-syncs of ~20,000 resources.
+
+The Yandex Cloud simulator runs as a separate process (a real provider is remote: its JSON
+encoding must not be charged to our CPU or share our GIL), with no simulated latency. Rates are
+end to end: ``connection_sync`` from lease claim to the audit event, resources seen per second.
+
+``resync_writes`` are the rows PostgreSQL itself counted as inserted, updated or deleted in
+``providers_resource`` and ``providers_resourceevent`` during the re-syncs (``pg_stat_user_tables``
+after ``pg_stat_force_next_flush()``), not what the service claims. The same counters taken over
+the first sync must equal its created count; the report says so, which checks the measurement.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import connection as db
+
+from core.models import Tenant
+from core.services.tenants import tenant_create
+from providers.adapters.yandex.simulator_iam import DEFAULT_OAUTH_TOKEN
+from providers.models import SyncRun
+from providers.services.connections import connection_create
+from providers.services.sync import connection_sync
+
+TARGET_FIRST_RPS = 5_000
+TARGET_RESYNC_RPS = 20_000
+WATCHED = ("providers_resource", "providers_resourceevent")
+BOOKKEEPING = ("providers_syncrun", "providers_connection", "core_auditevent")
+SIMULATOR_START_TIMEOUT = 120
+
+
+def add_arguments(parser):
+    parser.add_argument("--folders", type=int, default=20)
+    parser.add_argument("--resources-per-folder", type=int, default=1000)
+    parser.add_argument("--resyncs", type=int, default=3, help="Unchanged re-syncs (median)")
+    parser.add_argument("--seed", type=int, default=1)
+
+
+def run(report, *, folders: int, resources_per_folder: int, resyncs: int, seed: int, **_):
+    report(f"  starting the simulator: {folders} folders x {resources_per_folder} resources")
+    with simulator(folders, resources_per_folder, seed) as url:
+        tenant = tenant_create(
+            actor=None, name="Bench sync", slug="bench-sync", kind=Tenant.Kind.MSP
+        )
+        conn = connection_create(
+            actor=None,
+            tenant=tenant,
+            provider="yandex_cloud",
+            name="Bench simulator",
+            credentials={"oauth_token": DEFAULT_OAUTH_TOKEN},
+            endpoints={"*": url},
+            start_sync=False,
+        )
+        first, first_s, first_writes = measured_sync(conn.pk)
+        first_rps = first.seen / first_s
+        report(
+            f"  first sync: {first.seen} resources in {first_s:.2f} s = {first_rps:,.0f}/s "
+            f"(target {TARGET_FIRST_RPS:,}/s); created {first.created}, "
+            f"{first.api_calls} API calls"
+        )
+        counted = first_writes[WATCHED[0]]
+        consistent = counted["ins"] == first.created
+        report(
+            f"  measurement check: during the first sync PostgreSQL counted {counted['ins']} "
+            f"inserts into {WATCHED[0]} (the run created {first.created}: "
+            f"{'consistent' if consistent else 'INCONSISTENT'}) and {counted['upd']} updates "
+            "(parent links)"
+        )
+
+        runs, seconds, writes = [], [], dict.fromkeys((*WATCHED, *BOOKKEEPING), 0)
+        for _ in range(resyncs):
+            again, again_s, again_writes = measured_sync(conn.pk)
+            runs.append(again)
+            seconds.append(again_s)
+            for table, count in again_writes.items():
+                writes[table] += sum(count.values())
+            report(
+                f"  re-sync: {again.seen} resources in {again_s:.2f} s = "
+                f"{again.seen / again_s:,.0f}/s; unchanged {again.unchanged}, "
+                f"created {again.created}, updated {again.updated}, deleted {again.deleted}"
+            )
+        resync_s = statistics.median(seconds)
+        resync_rps = runs[0].seen / resync_s
+        resync_writes = sum(writes[t] for t in WATCHED)
+        report(
+            f"  re-sync (median of {resyncs}): {resync_rps:,.0f}/s "
+            f"(target {TARGET_RESYNC_RPS:,}/s); row writes to {', '.join(WATCHED)}: "
+            f"{resync_writes} (target 0); bookkeeping rows "
+            + ", ".join(f"{t} {writes[t]}" for t in BOOKKEEPING)
+        )
+    failed = [r for r in [first, *runs] if r.status != SyncRun.Status.SUCCEEDED]
+    if failed:
+        raise RuntimeError(f"a benchmark sync failed: {failed[0].error}")
+    return {
+        "resources": first.seen,
+        "first_sync_s": round(first_s, 3),
+        "first_sync_rps": round(first_rps),
+        "first_sync_target_rps": TARGET_FIRST_RPS,
+        "first_sync_ratio": round(first_rps / TARGET_FIRST_RPS, 3),
+        "resync_s": round(resync_s, 3),
+        "resync_rps": round(resync_rps),
+        "resync_target_rps": TARGET_RESYNC_RPS,
+        "resync_ratio": round(resync_rps / TARGET_RESYNC_RPS, 3),
+        "resync_writes": resync_writes,
+        "resync_bookkeeping_writes": {t: writes[t] for t in BOOKKEEPING},
+        "first_sync_counted_inserts": counted["ins"],
+        "measurement_consistent": consistent,
+        "api_calls": first.api_calls,
+        "resync_api_calls": runs[0].api_calls,
+    }
+
+
+def measured_sync(connection_id: int) -> tuple[SyncRun, float, dict[str, dict[str, int]]]:
+    before = table_writes()
+    started = time.perf_counter()
+    run = connection_sync(connection_id=connection_id, trigger=SyncRun.Trigger.MANUAL)
+    seconds = time.perf_counter() - started
+    after = table_writes()
+    delta = {
+        table: {kind: after[table][kind] - before[table][kind] for kind in after[table]}
+        for table in after
+    }
+    return run, seconds, delta
+
+
+def table_writes() -> dict[str, dict[str, int]]:
+    """Rows inserted, updated and deleted per table, as PostgreSQL's statistics count them.
+
+    Each backend keeps its counts locally and publishes them at most once a second;
+    ``pg_stat_force_next_flush()`` makes this backend publish as soon as it goes idle, i.e. right
+    after that statement, so the next query (a new transaction: a fresh stats snapshot) sees every
+    write the sync made on this connection.
+    """
+    tables = [*WATCHED, *BOOKKEEPING]
+    with db.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables "
+            "WHERE relname = ANY(%s)",
+            [tables],
+        )
+        counts = {name: (ins, upd, dele) for name, ins, upd, dele in cursor.fetchall()}
+    return {
+        table: dict(zip(("ins", "upd", "del"), counts.get(table, (0, 0, 0)), strict=True))
+        for table in tables
+    }
+
+
+@contextmanager
+def simulator(folders: int, per_folder: int, seed: int) -> Iterator[str]:
+    """Run the simulator in its own process on a free port; yields its base URL."""
+    cmd = [
+        sys.executable, "-m", "providers.adapters.yandex.simulator", "--port", "0",
+        "--folders", str(folders), "--resources-per-folder", str(per_folder), "--seed", str(seed),
+    ]  # fmt: skip
+    proc = subprocess.Popen(  # noqa: S603 (our own module, fixed arguments)
+        cmd,
+        cwd=settings.BASE_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        url = _await_url(proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _await_url(proc: subprocess.Popen) -> str:
+    found: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        # Keeps draining after the banner, so a chatty simulator can never block on a full pipe.
+        for line in proc.stdout:
+            match = re.search(r" on (http://\S+)", line)
+            if match and not found:
+                found.append(match.group(1))
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    ready.wait(SIMULATOR_START_TIMEOUT)
+    if not found:
+        raise RuntimeError(f"the simulator did not start (exit code {proc.poll()})")
+    return found[0]
