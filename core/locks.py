@@ -9,7 +9,7 @@ from django.db import connection
 
 class LockKey(enum.IntEnum):
     AUDIT_CHAIN = 1001
-    CONNECTION_SYNC = 1002
+    METRICS_COLLECT = 1003
 
 
 def advisory_xact_lock(namespace: LockKey, key: int) -> None:

@@ -5,6 +5,10 @@ visible and editable in the admin and API; django-celery-beat's DatabaseSchedule
 row whenever any row changes, and per-connection rows that change often make beat re-send running
 tasks (celery#7570, django-celery-beat#558). Disabling a connection clears its due time, deleting
 removes it; the sync lease still guarantees one run at a time.
+
+Metrics follow the same pattern: one beat row queues a collection for every connection with live
+VMs each interval. Daily downsampling runs after midnight UTC has been covered by a collection
+(and also revisits the day before, see ``days_to_downsample``); retention runs after it.
 """
 
 from django.conf import settings
@@ -15,5 +19,21 @@ PLATFORM_SCHEDULES = [
         "task": "providers.sync_dispatch",
         "every": settings.SYNC_DISPATCH_INTERVAL_SECONDS,
         "expires": max(settings.SYNC_DISPATCH_INTERVAL_SECONDS - 1, 1),
+    },
+    {
+        "name": "providers: dispatch metric collection",
+        "task": "providers.metrics_dispatch",
+        "every": settings.METRICS_COLLECT_INTERVAL_MINUTES * 60,
+        "expires": max(settings.METRICS_COLLECT_INTERVAL_MINUTES * 60 - 1, 1),
+    },
+    {
+        "name": "providers: downsample metrics (daily)",
+        "task": "providers.metrics_downsample",
+        "crontab": {"minute": "30", "hour": "2"},
+    },
+    {
+        "name": "providers: drop expired raw metrics (daily)",
+        "task": "providers.metrics_expire",
+        "crontab": {"minute": "50", "hour": "2"},
     },
 ]

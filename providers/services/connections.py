@@ -80,7 +80,9 @@ def connection_create(
         endpoints=endpoints,
         sync_interval=sync_interval,
         webhook_secret_encrypted=encrypt_json(secrets.token_urlsafe(32)),
-        next_sync_at=timezone.now(),
+        # With a first sync queued now, the dispatcher's turn comes one interval later;
+        # otherwise the dispatcher picks it up at its next tick.
+        next_sync_at=timezone.now() + (sync_interval if start_sync else timedelta(0)),
     )
     connection.full_clean(exclude=["credentials_encrypted", "webhook_secret_encrypted"])
     connection.save()
