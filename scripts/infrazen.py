@@ -33,6 +33,7 @@ import urllib.request
 from pathlib import Path
 
 T0 = time.monotonic()
+STARTED_AT = time.time()
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 VENV_PY = VENV / "bin" / "python"
@@ -343,6 +344,11 @@ class Child:
         self.log.close()
 
 
+def record_children(children: list[Child]) -> None:
+    RUN_FILE.parent.mkdir(parents=True, exist_ok=True)
+    RUN_FILE.write_text(json.dumps({c.name: c.proc.pid for c in children}))
+
+
 def stop_children(children: list[Child]) -> None:
     for child in reversed(children):
         child.terminate()
@@ -473,8 +479,6 @@ def cmd_up(args) -> int:
     database = prepare_database()
     step("Applying migrations")
     manage("migrate", "--noinput")
-    step("Seeding demo data (manage.py seed_demo)")
-    seed_output = manage("seed_demo")
     collect_static()
 
     env = child_env(SITE_URL=os.environ.get("SITE_URL") or base)
@@ -504,11 +508,17 @@ def cmd_up(args) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
     exit_code = 0
     try:
+        simulator_url = None
+        if not args.no_celery:  # without a worker nothing would sync from it
+            simulator_url = start_simulator(children, env, echo=not check)
+            record_children(children)  # so that `infrazen.py stop` finds it from now on
+            env["YANDEX_SIMULATOR_URL"] = simulator_url
+        step("Seeding demo data (manage.py seed_demo)")
+        seed_output = manage("seed_demo", env=env)
         step(f"Starting {', '.join(commands)} (logs in {LOG_DIR})")
         for name, cmd in commands.items():
             children.append(Child(name, cmd, env, echo=not check))
-        RUN_FILE.parent.mkdir(parents=True, exist_ok=True)
-        RUN_FILE.write_text(json.dumps({c.name: c.proc.pid for c in children}))
+        record_children(children)
 
         admin_url = f"{base}/admin/login/"
         deadline = time.monotonic() + READY_TIMEOUT
@@ -525,11 +535,11 @@ def cmd_up(args) -> int:
         step(f"Admin answers: {admin_url} ({ready_after:.1f} s after the command started)")
 
         if check:
-            exit_code = smoke_checks(base, children, ready_after)
+            exit_code = smoke_checks(base, children, ready_after, env)
             return exit_code
 
         say("")
-        say("InfraZen is running (Ctrl-C stops web, worker and beat).")
+        say(f"InfraZen is running (Ctrl-C stops {', '.join(c.name for c in children)}).")
         say(f"  Admin (MSP operators):  {base}/admin/")
         say(f"  Portal (customers):     {base}/portal/")
         say(f"  API docs (OpenAPI):     {base}/api/docs/   schema: {base}/api/schema/")
@@ -537,6 +547,8 @@ def cmd_up(args) -> int:
         say(
             f"  Broker:                 {env.get('CELERY_BROKER_URL') or 'filesystem (var/broker)'}"
         )
+        if simulator_url:
+            say(f"  Yandex Cloud simulator: {simulator_url} (the demo connections sync from it)")
         say("")
         say(seed_output.rstrip())
         say("")
@@ -560,7 +572,77 @@ def cmd_up(args) -> int:
             signal.signal(sig, handler)
 
 
-def smoke_checks(base: str, children: list[Child], ready_after: float) -> int:
+SIMULATOR_ARGS = ["--folders", "3", "--resources-per-folder", "100"]  # a few hundred resources
+SIMULATOR_READY_TIMEOUT = 30
+DEMO_SYNC_TIMEOUT = 60
+
+
+def start_simulator(children: list[Child], env: dict, echo: bool) -> str:
+    """Start a Yandex Cloud simulator for the demo connections; returns its URL.
+
+    It joins ``children`` first thing, so it is stopped with the rest whatever happens next.
+    """
+    port = free_port("127.0.0.1")
+    cmd = [str(VENV_PY), "-m", "providers.adapters.yandex.simulator", "--port", str(port)]
+    child = Child("simulator", [*cmd, *SIMULATOR_ARGS], env, echo=echo)
+    children.append(child)
+    deadline = time.monotonic() + SIMULATOR_READY_TIMEOUT
+    while not child.saw("Yandex Cloud simulator on"):
+        if child.proc.poll() is not None:
+            raise Failure(f"the Yandex Cloud simulator exited:\n{child.tail()}")
+        if time.monotonic() > deadline:
+            raise Failure(f"the simulator did not start in {SIMULATOR_READY_TIMEOUT} s")
+        time.sleep(0.1)
+    url = f"http://127.0.0.1:{port}"
+    step(f"Yandex Cloud simulator answers on {url}")
+    return url
+
+
+DEMO_STATUS_CODE = (
+    "import json; from providers.demo_steps import demo_sync_status; "
+    "print('DEMO ' + json.dumps(demo_sync_status(since={since!r})))"
+)
+
+
+def demo_sync_status(env: dict, since: str) -> list[dict]:
+    output = manage("shell", "-c", DEMO_STATUS_CODE.format(since=since), env=env)
+    for line in reversed(output.splitlines()):
+        if line.startswith("DEMO "):
+            return json.loads(line[5:])
+    raise Failure(f"could not read the demo connections' status:\n{output[-2000:]}")
+
+
+def wait_for_demo_syncs(env: dict) -> tuple[list[str], float | None]:
+    """Wait until every demo connection has synced from this run's simulator; returns
+    (failures, seconds waited)."""
+    started = time.monotonic()
+    deadline = started + DEMO_SYNC_TIMEOUT
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(STARTED_AT))
+    while True:
+        status = demo_sync_status(env, since)
+        if not status:
+            return ["seed_demo created no demo connections"], None
+        if all(row["run"] for row in status):
+            break
+        if time.monotonic() > deadline:
+            return [
+                f"demo connection of {r['tenant']} has no successful sync "
+                f"(status {r['status']}: {r['last_error'] or 'still pending'})"
+                for r in status
+                if not r["run"]
+            ], None
+        time.sleep(1)
+    waited = time.monotonic() - started
+    for row in status:
+        run = row["run"]
+        say(
+            f"  demo sync {row['tenant']:<9} -> {run['seen']} resources, {run['api_calls']} API "
+            f"calls, {run['duration_ms'] / 1000:.1f} s (trigger {run['trigger']})"
+        )
+    return [], waited
+
+
+def smoke_checks(base: str, children: list[Child], ready_after: float, env: dict) -> int:
     failures = []
     for path in ("/admin/login/", "/portal/login/", "/api/schema/", "/api/docs/"):
         status = http_status(base + path, timeout=10)
@@ -586,8 +668,14 @@ def smoke_checks(base: str, children: list[Child], ready_after: float) -> int:
                     del pending[name]
             time.sleep(0.25)
         failures += [f"{name} did not report ready:\n{c.tail()}" for name, c in pending.items()]
+    demo_syncs_s = None
+    if any(c.name == "simulator" for c in children) and not failures:
+        problems, waited = wait_for_demo_syncs(env)
+        failures += problems
+        demo_syncs_s = round(time.monotonic() - T0, 1) if waited is not None else None
     summary = {
         "admin_ready_s": round(ready_after, 1),
+        "demo_synced_s": demo_syncs_s,
         "total_s": round(time.monotonic() - T0, 1),
         "ok": not failures,
     }
