@@ -13,39 +13,19 @@ from collections.abc import Iterable
 
 from django.db import connection, transaction
 
+from providers import partitions
+from providers.partitions import ensure_monthly_partitions, months_between, next_month
+
 TABLE = "providers_resourcemetric"
 
 
-def _month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def _next_month(day: dt.date) -> dt.date:
-    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-
-
 def partition_name(month: dt.date) -> str:
-    return f"{TABLE}_y{month.year:04d}m{month.month:02d}"
+    return partitions.partition_name(TABLE, month)
 
 
 def ensure_partitions(start: dt.datetime, end: dt.datetime) -> list[str]:
-    """Create the monthly partitions covering [start, end]; returns the names (new or not)."""
-    names = []
-    month = _month_start(start.astimezone(dt.UTC).date())
-    last = _month_start(end.astimezone(dt.UTC).date())
-    with connection.cursor() as cursor:
-        while month <= last:
-            name = partition_name(month)
-            upper = _next_month(month)
-            # IF NOT EXISTS makes concurrent writers safe; bounds are UTC month edges.
-            cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {TABLE} "
-                f"FOR VALUES FROM ('{month.isoformat()} 00:00:00+00') "
-                f"TO ('{upper.isoformat()} 00:00:00+00')"
-            )
-            names.append(name)
-            month = upper
-    return names
+    """Create the monthly partitions covering [start, end]; returns their names."""
+    return ensure_monthly_partitions(TABLE, months_between(start, end))
 
 
 def samples_write(rows: Iterable[tuple[int, int, str, dt.datetime, float]]) -> int:
@@ -119,7 +99,7 @@ def drop_expired_partitions(*, keep_days: int, today: dt.date | None = None) -> 
                 month = dt.date(int(name[-7:-3]), int(name[-2:]), 1)
             except ValueError:
                 continue
-            if _next_month(month) <= cutoff:
+            if next_month(month) <= cutoff:
                 cursor.execute(f"DROP TABLE {name}")
                 dropped.append(name)
     return sorted(dropped)

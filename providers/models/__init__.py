@@ -1,14 +1,28 @@
 from providers.models.connections import Connection, ProviderType
+from providers.models.costs import (
+    CostDaily,
+    CostDailySummary,
+    CostLineItem,
+    ExchangeRate,
+    ImportRun,
+    VatRule,
+)
 from providers.models.metrics import ResourceMetric, ResourceMetricDaily
 from providers.models.resources import Resource, ResourceEvent
 from providers.models.sync_runs import SyncRun
 
 __all__ = [
     "Connection",
+    "CostDaily",
+    "CostDailySummary",
+    "CostLineItem",
+    "ExchangeRate",
+    "ImportRun",
     "ProviderType",
     "Resource",
     "ResourceEvent",
     "ResourceMetric",
     "ResourceMetricDaily",
     "SyncRun",
+    "VatRule",
 ]

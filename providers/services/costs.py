@@ -1,0 +1,248 @@
+"""Cost imports: a FOCUS file (or any FOCUS-shaped row source) into the tenant's cost data.
+
+An import is recorded as an ImportRun before anything is read, so a failure always leaves a run
+with its reason. The load itself is one transaction (see providers.costs.loader): either the new
+rows replace the source's old rows for the period and the rollups are rebuilt, or nothing
+changes. Re-importing a file already loaded for the same source is recognised by its SHA-256
+and skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.audit import record_event
+from core.capabilities import Capability
+from core.services.guards import require_capability
+from providers.costs import loader
+from providers.costs.progress import ProgressWriter
+from providers.costs.vat import VatResolver
+from providers.focus import FocusReader
+from providers.models import ImportRun
+
+MAX_STORED_EXAMPLES = 20
+
+
+class ImportRejected(Exception):
+    """The file (or some rows) failed validation under the run's policy; nothing was loaded."""
+
+
+def file_digest(stream: BinaryIO) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    stream.seek(0)
+    while block := stream.read(1 << 20):
+        digest.update(block)
+        size += len(block)
+    stream.seek(0)
+    return digest.hexdigest(), size
+
+
+def cost_file_import(
+    *,
+    actor,
+    tenant,
+    file: str | Path | BinaryIO,
+    file_name: str | None = None,
+    source_key: str = "focus-upload",
+    policy: str = ImportRun.BadRowPolicy.REJECT_FILE,
+    source: str = ImportRun.Source.FOCUS_FILE,
+    connection=None,
+    force: bool = False,
+    progress: Callable[[ImportRun], None] | None = None,
+) -> ImportRun:
+    """Import one FOCUS file (CSV, CSV.gz or Parquet) for ``tenant`` under ``source_key``.
+
+    Rows replace the source's rows for the whole months the file covers. ``force`` re-imports
+    a file even if the same bytes were already loaded for this source.
+    """
+    require_capability(actor, Capability.MANAGE_CONNECTIONS, tenant, action="add")
+    if policy not in ImportRun.BadRowPolicy.values:
+        raise ValidationError({"policy": _("Unknown bad-row policy: %(p)s") % {"p": policy}})
+    if not source_key or len(source_key) > 200:
+        raise ValidationError({"source_key": _("Give the source a name of 1-200 characters.")})
+    stream, owned = _open(file)
+    try:
+        sha256, size = file_digest(stream)
+        run = ImportRun.objects.create(
+            tenant=tenant,
+            source=source,
+            source_key=source_key,
+            connection=connection,
+            file_name=file_name or (str(file) if isinstance(file, str | Path) else ""),
+            file_sha256=sha256,
+            file_size=size,
+            policy=policy,
+            status=ImportRun.Status.RUNNING,
+            started_at=timezone.now(),
+            created_by=actor if getattr(actor, "pk", None) else None,
+        )
+        duplicate = (
+            ImportRun.objects.filter(
+                tenant=tenant,
+                source_key=source_key,
+                file_sha256=sha256,
+                status=ImportRun.Status.SUCCEEDED,
+            )
+            .exclude(pk=run.pk)
+            .order_by("-finished_at")
+            .first()
+        )
+        if duplicate is not None and not force:
+            return _finish_skipped(actor, run, duplicate)
+        return _load_file(actor, tenant, run, stream, progress)
+    finally:
+        if owned:
+            stream.close()
+
+
+def _open(file) -> tuple[BinaryIO, bool]:
+    if isinstance(file, str | Path):
+        path = Path(file)
+        if not path.is_file():
+            raise ValidationError({"file": _("No such file: %(path)s") % {"path": path}})
+        return path.open("rb"), True
+    return file, False
+
+
+def _load_file(actor, tenant, run: ImportRun, stream, progress) -> ImportRun:
+    started = time.monotonic()
+    writer = ProgressWriter(ImportRun._meta.db_table, run.pk)
+    reader = None
+    try:
+        reader = FocusReader(stream, max_examples=MAX_STORED_EXAMPLES)
+        run.focus_version = reader.version or ""
+        if not reader.header_ok:
+            raise ImportRejected(_("The file's header is not loadable FOCUS."))
+        target = loader.LoadTarget(
+            tenant_id=tenant.pk,
+            time_zone=tenant.time_zone,
+            import_run_id=run.pk,
+            source_key=run.source_key,
+            connection_id=run.connection_id,
+            resource_ids=loader.resource_index(tenant.pk),
+            vat=VatResolver.load(),
+        )
+
+        def tick(rows_loaded: int) -> None:
+            run.progress = {"rows_loaded": rows_loaded, "rows_read": reader.rows_read}
+            writer(run.progress)
+            if progress:
+                progress(run)
+
+        with transaction.atomic():
+            result = loader.load(
+                target,
+                reader.text_fields,
+                reader.text_rows(),
+                replace=loader.whole_months,
+                progress=tick,
+            )
+            _check_policy(run, reader, result)
+            _apply_result(run, reader, result, started, ImportRun.Status.SUCCEEDED, "")
+            run.save()
+            record_event(
+                event_type="costs.imported",
+                actor=actor,
+                tenant=tenant,
+                target=run,
+                extra=_audit_summary(run),
+            )
+        return run
+    except (ImportRejected, ValueError, OSError) as exc:
+        return _finish_failed(actor, run, reader, started, str(exc))
+    except DatabaseError as exc:
+        # A value PostgreSQL refused mid-load: the transaction is gone, the old data is intact.
+        reason = _("The database refused the data: %(e)s") % {"e": str(exc).splitlines()[0]}
+        return _finish_failed(actor, run, reader, started, reason)
+    except Exception as exc:
+        _finish_failed(actor, run, reader, started, f"Internal error: {type(exc).__name__}")
+        raise
+    finally:
+        writer.close()
+
+
+def _check_policy(run: ImportRun, reader: FocusReader, result: loader.LoadResult) -> None:
+    if reader.rows_rejected and run.policy == ImportRun.BadRowPolicy.REJECT_FILE:
+        raise ImportRejected(
+            _("%(n)d row(s) failed validation; the file was not loaded (policy: reject file).")
+            % {"n": reader.rows_rejected}
+        )
+    if result.rows_loaded == 0:
+        raise ImportRejected(_("The file has no loadable rows."))
+
+
+def _apply_result(run, reader, result, started, status, error) -> None:
+    run.status = status
+    run.error = error
+    run.rows_read = reader.rows_read if reader else 0
+    run.rows_rejected = reader.rows_rejected if reader else 0
+    run.rows_loaded = result.rows_loaded if result else 0
+    run.rows_replaced = result.rows_replaced if result else 0
+    run.totals = result.totals if result else {}
+    if result is not None and result.period_start:
+        run.period_start, run.period_end = result.period_start, result.period_end
+    run.warnings = reader.warnings.as_dict() if reader else {}
+    run.errors = reader.errors.as_dict() if reader else {}
+    run.finished_at = timezone.now()
+    run.duration_ms = int((time.monotonic() - started) * 1000)
+    if result is not None:
+        run.progress = {
+            "rows_loaded": result.rows_loaded,
+            "rows_read": run.rows_read,
+            "linked_resources": result.linked_resources,
+        }
+
+
+@transaction.atomic
+def _finish_failed(actor, run, reader, started, reason) -> ImportRun:
+    _apply_result(run, reader, None, started, ImportRun.Status.FAILED, reason)
+    run.save()
+    record_event(
+        event_type="costs.import_failed",
+        actor=actor,
+        tenant=run.tenant_id,
+        target=run,
+        extra=_audit_summary(run),
+    )
+    return run
+
+
+@transaction.atomic
+def _finish_skipped(actor, run, duplicate) -> ImportRun:
+    run.status = ImportRun.Status.SKIPPED
+    run.error = _("Same file as import #%(id)s; nothing changed.") % {"id": duplicate.pk}
+    run.finished_at = timezone.now()
+    run.period_start, run.period_end = duplicate.period_start, duplicate.period_end
+    run.save()
+    record_event(
+        event_type="costs.import_skipped",
+        actor=actor,
+        tenant=run.tenant_id,
+        target=run,
+        extra=_audit_summary(run),
+    )
+    return run
+
+
+def _audit_summary(run: ImportRun) -> dict:
+    return {
+        "source": run.source,
+        "source_key": run.source_key,
+        "file": run.file_name,
+        "sha256": run.file_sha256,
+        "status": run.status,
+        "rows_loaded": run.rows_loaded,
+        "rows_rejected": run.rows_rejected,
+        "rows_replaced": run.rows_replaced,
+        "totals": run.totals,
+        "error": run.error,
+    }
