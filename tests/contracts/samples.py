@@ -215,26 +215,9 @@ def _sample_connection(world, tenant):
 
 @sample("providers.resource")
 def _sample_resource(world, tenant, connection=None):
-    from django.utils import timezone
+    from tests.factories import resource_row
 
-    from providers.models import Resource
-
-    connection = connection or _connection(tenant)
-    now = timezone.now()
-    n = next(_seq)
-    return Resource.objects.create(
-        tenant=tenant,
-        connection=connection,
-        provider=connection.provider,
-        provider_id=f"res-{n}",
-        type="vm",
-        name=f"vm-{n}",
-        status="running",
-        pricing_model="on_demand",
-        first_seen_at=now,
-        last_seen_at=now,
-        content_hash="0" * 64,
-    )
+    return resource_row(connection or _connection(tenant), next(_seq))
 
 
 @sample("providers.resourceevent")

@@ -43,3 +43,26 @@ def member(tenant: Tenant, role: str = Role.VIEWER, **user_kwargs):
     user = UserFactory(**user_kwargs)
     membership_create(actor=None, tenant=tenant, user=user, role=role)
     return user
+
+
+def resource_row(connection, n: int, **fields):
+    """A registry row of ``connection`` (provider id ``id-<n>``), as a sync would have stored it."""
+    from django.utils import timezone
+
+    from providers.models import Resource
+
+    now = timezone.now()
+    values = {
+        "tenant_id": connection.tenant_id,
+        "connection": connection,
+        "provider": connection.provider,
+        "provider_id": f"id-{n}",
+        "type": "vm",
+        "name": f"vm-{n}",
+        "status": "running",
+        "pricing_model": "on_demand",
+        "first_seen_at": now,
+        "last_seen_at": now,
+        "content_hash": "0" * 64,
+    }
+    return Resource.objects.create(**{**values, **fields})

@@ -19,6 +19,7 @@ from providers.services.connections import (
     connection_set_enabled,
     webhook_secret,
 )
+from tests.factories import resource_row
 
 pytestmark = pytest.mark.django_db
 
@@ -54,24 +55,6 @@ def _act(client, action, *connections, follow=True):
         {"action": action, "_selected_action": [c.pk for c in connections]},
         follow=follow,
     )
-
-
-def _resource(connection, n, **fields):
-    now = timezone.now()
-    values = {
-        "tenant_id": connection.tenant_id,
-        "connection": connection,
-        "provider": connection.provider,
-        "provider_id": f"id-{n}",
-        "type": "vm",
-        "name": f"vm-{n}",
-        "status": "running",
-        "pricing_model": "on_demand",
-        "first_seen_at": now,
-        "last_seen_at": now,
-        "content_hash": "0" * 64,
-    }
-    return Resource.objects.create(**{**values, **fields})
 
 
 # --- add / change -------------------------------------------------------------------------------
@@ -219,7 +202,7 @@ def test_actions_skip_connections_the_operator_may_only_view(world, operator, yc
 
 
 def test_delete_goes_through_the_service(world, operator, yc_connection):
-    _resource(yc_connection, 1)
+    resource_row(yc_connection, 1)
     url = reverse("admin:providers_connection_delete", args=[yc_connection.pk])
 
     confirm = operator.get(url)
@@ -244,15 +227,15 @@ def test_changelist_shows_health_and_counts_without_n_plus_one(world, operator):
         return len(ctx.captured_queries), response
 
     first = _connection(world.a)
-    _resource(first, 1)
-    _resource(first, 2, deleted_at=timezone.now())
+    resource_row(first, 1)
+    resource_row(first, 2, deleted_at=timezone.now())
     few, response = page_queries()
     row = next(c for c in response.context["cl"].result_list if c.pk == first.pk)
     assert (row.live_count, row.deleted_count) == (1, 1)
     assert "never synced" in response.content.decode()
 
     for n in range(5):
-        _resource(_connection(world.a), 10 + n)
+        resource_row(_connection(world.a), 10 + n)
     assert page_queries()[0] == few
 
 
@@ -293,8 +276,8 @@ def test_running_sync_shows_progress(world, operator, yc_connection):
 
 # --- resources ------------------------------------------------------------------------------------
 def test_resource_admin_is_read_only_with_timeline_and_filters(world, operator, yc_connection):
-    live = _resource(yc_connection, 1, name="web-1")
-    _resource(yc_connection, 2, name="gone-1", deleted_at=timezone.now())
+    live = resource_row(yc_connection, 1, name="web-1")
+    resource_row(yc_connection, 2, name="gone-1", deleted_at=timezone.now())
     ResourceEvent.objects.create(
         tenant=world.a,
         resource=live,
@@ -342,7 +325,7 @@ def test_connection_filter_lists_only_visible_connections(world, client, yc_conn
 def test_every_provider_admin_page_renders(world, operator, yc_connection):
     from providers.models import ResourceMetricDaily
 
-    resource = _resource(yc_connection, 1)
+    resource = resource_row(yc_connection, 1)
     rows = {
         "connection": yc_connection,
         "resource": resource,

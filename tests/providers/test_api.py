@@ -18,6 +18,7 @@ from providers.services.connections import (
     connection_set_enabled,
     webhook_secret,
 )
+from tests.factories import resource_row
 
 pytestmark = pytest.mark.django_db
 
@@ -38,25 +39,6 @@ def _payload(world, **extra):
         "endpoints": {"*": "http://127.0.0.1:9"},
         **extra,
     }
-
-
-def _resource(connection, n, **fields):
-    now = timezone.now()
-    values = {
-        "tenant_id": connection.tenant_id,
-        "connection": connection,
-        "provider": connection.provider,
-        "provider_id": f"id-{n}",
-        "type": "vm",
-        "name": f"vm-{n}",
-        "status": "running",
-        "pricing_model": "on_demand",
-        "first_seen_at": now,
-        "last_seen_at": now,
-        "content_hash": "0" * 64,
-        **fields,
-    }
-    return Resource.objects.create(**values)
 
 
 # --- connections: create, credentials write-only ---------------------------------------------
@@ -254,7 +236,7 @@ def test_disable_then_sync_is_refused_then_enable(
 
 
 def test_delete_goes_through_the_service(world, api_as, yc_connection):
-    _resource(yc_connection, 1)
+    resource_row(yc_connection, 1)
 
     response = api_as(world.owner_a).delete(f"/api/v1/connections/{yc_connection.pk}/")
 
@@ -271,12 +253,12 @@ def registry(yc_connection):
     c = yc_connection
     now = timezone.now()
     return {
-        "web": _resource(c, 1, name="web-1", labels={"env": "prod", "team": "web"}, region="ru"),
-        "db": _resource(c, 2, name="db-1", type="disk", labels={"env": "stage"}, zone="ru-a"),
-        "gone": _resource(
+        "web": resource_row(c, 1, name="web-1", labels={"env": "prod", "team": "web"}, region="ru"),
+        "db": resource_row(c, 2, name="db-1", type="disk", labels={"env": "stage"}, zone="ru-a"),
+        "gone": resource_row(
             c, 3, name="old", labels={"env": "prod"}, deleted_at=now, status="unknown"
         ),
-        "bare": _resource(c, 4, name="bare", provider_id="fhm-special"),
+        "bare": resource_row(c, 4, name="bare", provider_id="fhm-special"),
     }
 
 
@@ -332,7 +314,7 @@ def test_deleted_search_type_and_seen_filters(world, api_as, registry, yc_connec
 
 
 def test_parent_filter(world, api_as, registry):
-    child = _resource(registry["web"].connection, 9, name="disk-of-web", parent=registry["web"])
+    child = resource_row(registry["web"].connection, 9, name="disk-of-web", parent=registry["web"])
     client = api_as(world.viewer_a)
     assert _names(client, parent=registry["web"].pk) == {child.name}
 
