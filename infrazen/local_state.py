@@ -59,6 +59,8 @@ def filesystem_broker_options() -> dict:
     base = VAR_DIR / "broker"
     folders = {"data_folder_in": base / "queue", "data_folder_out": base / "queue"}
     folders["processed_folder"] = base / "processed"
+    # Broadcast/control messages (worker pings, revokes) would otherwise land in ./control.
+    folders["control_folder"] = base / "control"
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
     options = {key: str(value) for key, value in folders.items()}

@@ -73,7 +73,7 @@ def test_secrets_never_reach_the_log(world):
     assert event.after == {"password": "[redacted]", "name": "x"}
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_record_event_outside_a_transaction_is_refused():
     from core.audit import record_event
 
@@ -82,7 +82,7 @@ def test_record_event_outside_a_transaction_is_refused():
     assert not AuditEvent.objects.filter(event_type="test.loose").exists()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_appends_never_fork_a_chain():
     import threading
 

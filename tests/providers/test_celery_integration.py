@@ -29,7 +29,7 @@ from providers.models import Connection, SyncRun
 from providers.services.connections import connection_create
 from providers.tasks import connection_sync_task
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = ROOT / ".venv" / "bin" / "celery"

@@ -177,7 +177,26 @@ def test_a_running_collection_of_the_connection_means_no_second_one(synced):
         assert collect(synced) is None
         assert not SyncRun.objects.filter(kind="metrics").exists()
 
+    # The server drops a closed session's locks a moment after the client hangs up.
+    _wait_until_lock_is_free(METRICS_LOCK_NAMESPACE, synced.pk)
     assert collect(synced) is not None  # the lock went with that session
+
+
+def _wait_until_lock_is_free(namespace: int, key: int, timeout_s: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with db.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND classid = %s AND objid = %s AND granted",
+                [namespace, key],
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the advisory lock outlived its session")
 
 
 def test_disabled_connections_collect_nothing(synced):

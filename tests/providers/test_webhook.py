@@ -98,7 +98,7 @@ def test_tampered_body_is_401(csrf_client, yc_connection):
     assert response.status_code == 401
 
 
-@pytest.mark.parametrize("skew", [-301, 301, None], ids=["stale", "future", "not-a-number"])
+@pytest.mark.parametrize("skew", [-360, 360, None], ids=["stale", "future", "not-a-number"])
 def test_timestamp_outside_five_minutes_is_401(csrf_client, yc_connection, skew):
     timestamp = "yesterday" if skew is None else str(int(time.time()) + skew)
     response = _post(
