@@ -1,4 +1,5 @@
-"""Demo: a Yandex Cloud connection per demo client tenant, pointed at a running simulator.
+"""Demo: a Yandex Cloud connection per demo client tenant, pointed at a running simulator, and a
+billing-export cost source per connection reading the simulator's Object Storage.
 
 ``scripts/infrazen.py up`` starts the simulator and passes its URL as YANDEX_SIMULATOR_URL; without
 it this step does nothing (there is nothing to connect to). Connections are created through
@@ -12,9 +13,10 @@ from django.conf import settings
 
 from core.management.commands.seed_demo import CLIENTS
 from providers.adapters.yandex.simulator_iam import DEFAULT_OAUTH_TOKEN
-from providers.models import Connection, ProviderType, SyncRun
+from providers.models import Connection, CostSource, ProviderType, SyncRun
 
 CONNECTION_NAME = "Yandex Cloud (demo simulator)"
+COST_SOURCE_NAME = "Yandex Cloud billing export (demo simulator)"
 
 
 def create_demo_connections(demo) -> None:
@@ -82,4 +84,48 @@ def demo_sync_status(since: str | None = None) -> list[dict]:
     return sorted(rows, key=lambda row: row["tenant"])
 
 
-STEPS = [create_demo_connections]
+def create_demo_cost_sources(demo) -> None:
+    """A billing-export source per demo connection, reading the simulator's export bucket.
+
+    Created without an immediate pull: the dispatcher pulls it at its next tick (within a
+    minute), by which time the connection's first sync has usually registered the resources
+    that the cost rows link to."""
+    from providers.adapters.yandex.simulator_billing import BILLING_BUCKET, BILLING_PREFIX
+    from providers.adapters.yandex.simulator_storage import (
+        DEFAULT_ACCESS_KEY_ID,
+        DEFAULT_SECRET_KEY,
+        S3_PATH,
+    )
+    from providers.services.cost_sources import cost_source_create, cost_source_update
+
+    url = settings.YANDEX_SIMULATOR_URL
+    if not url:
+        return
+    endpoint = url.rstrip("/") + S3_PATH
+    for spec in CLIENTS:
+        tenant = demo.tenants[spec["key"]]
+        source = CostSource.objects.filter(tenant=tenant, name=COST_SOURCE_NAME).first()
+        if source is None:
+            cost_source_create(
+                actor=None,
+                tenant=tenant,
+                kind=CostSource.Kind.YANDEX_BILLING_EXPORT,
+                name=COST_SOURCE_NAME,
+                connection=Connection.objects.filter(tenant=tenant, name=CONNECTION_NAME).first(),
+                endpoint_url=endpoint,
+                bucket=BILLING_BUCKET,
+                prefix=BILLING_PREFIX,
+                credentials={
+                    "access_key_id": DEFAULT_ACCESS_KEY_ID,
+                    "secret_access_key": DEFAULT_SECRET_KEY,
+                },
+                start_pull=False,
+            )
+            demo.note_created(f"cost source {COST_SOURCE_NAME!r} @ {tenant.slug}")
+        elif source.endpoint_url != endpoint:
+            # (a new location is pulled at the dispatcher's next tick)
+            cost_source_update(actor=None, source=source, endpoint_url=endpoint)
+            demo.say(f"  {COST_SOURCE_NAME!r} @ {tenant.slug} now reads {endpoint}")
+
+
+STEPS = [create_demo_connections, create_demo_cost_sources]

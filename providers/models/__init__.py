@@ -1,4 +1,5 @@
 from providers.models.connections import Connection, ProviderType
+from providers.models.cost_sources import CostSource, CostSourceObject
 from providers.models.costs import (
     CostDaily,
     CostDailySummary,
@@ -16,6 +17,8 @@ __all__ = [
     "CostDaily",
     "CostDailySummary",
     "CostLineItem",
+    "CostSource",
+    "CostSourceObject",
     "ExchangeRate",
     "ImportRun",
     "ProviderType",

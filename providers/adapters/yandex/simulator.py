@@ -39,7 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from providers.adapters.yandex import simulator_monitoring
+from providers.adapters.yandex import simulator_billing, simulator_monitoring
 from providers.adapters.yandex.endpoints import YandexEndpoints
 from providers.adapters.yandex.simulator_faults import Fault, FaultPlan
 from providers.adapters.yandex.simulator_iam import DEFAULT_OAUTH_TOKEN, IamAuthority
@@ -49,6 +49,7 @@ from providers.adapters.yandex.simulator_inventory import (
     InventoryConfig,
     MutationReport,
 )
+from providers.adapters.yandex.simulator_storage import S3_PATH
 from providers.adapters.yandex.simulator_wire import ApiError, page
 
 __all__ = ["Fault", "SimulatorConfig", "YandexCloudSimulator", "throughput_check"]
@@ -110,6 +111,10 @@ class YandexCloudSimulator:
         self.faults = FaultPlan()
         self.stats = SimulatorStats()
         self.denied_folders: set[str] = set()
+        # Object Storage (S3 API under /s3) holding the billing export of this inventory.
+        self.billing, self.storage = simulator_billing.object_storage_for(
+            self.inventory, config.seed
+        )
         self._stats_lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -158,6 +163,10 @@ class YandexCloudSimulator:
     @property
     def endpoints(self) -> YandexEndpoints:
         return YandexEndpoints.single(self.url)
+
+    @property
+    def s3_url(self) -> str:
+        return f"{self.url}{S3_PATH}"
 
     @property
     def tokens_url(self) -> str:
@@ -312,6 +321,8 @@ class YandexCloudSimulator:
 
     def control(self, method: str, path: str, body: Any) -> Any:
         body = body if isinstance(body, dict) else {}
+        if path.startswith(("/_sim/billing/", "/_sim/storage/")):
+            return simulator_billing.control(self, method, path, body)
         if (method, path) == ("GET", "/_sim/health"):
             return {"ok": True, "resources": self.expected_count()}
         if (method, path) == ("GET", "/_sim/stats"):
@@ -374,6 +385,9 @@ def _handler_for(sim: YandexCloudSimulator) -> type[BaseHTTPRequestHandler]:
 
         def _handle(self, method: str) -> None:
             parts = urlsplit(self.path)
+            if sim.storage.owns(parts.path):  # S3 wire format (XML, SigV4), not the REST APIs
+                sim.storage.serve(self, method)
+                return
             path, query = parts.path, dict(parse_qsl(parts.query))
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""

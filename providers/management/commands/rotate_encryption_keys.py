@@ -18,10 +18,13 @@ from django.db import transaction
 from core import context
 from core.audit import record_event
 from core.crypto import DecryptionError, reset_key_cache, rotate
-from providers.models import Connection
+from providers.models import Connection, CostSource
 
 # Every model holding Fernet ciphertext, with its encrypted columns (extend when adding one).
-ENCRYPTED_FIELDS = [(Connection, ("credentials_encrypted", "webhook_secret_encrypted"))]
+ENCRYPTED_FIELDS = [
+    (Connection, ("credentials_encrypted", "webhook_secret_encrypted")),
+    (CostSource, ("credentials_encrypted",)),
+]
 
 
 @dataclass

@@ -1,0 +1,272 @@
+"""One pull of a cost source: list the bucket, import what is new or rewritten, record it.
+
+- Unchanged objects (same ETag, or same time and size where a store omits ETags) are neither
+  downloaded nor imported; a rejected object is retried when it changes or the policy does.
+- Each object is streamed to a temporary file on disk, then imported in its own transaction:
+  a pull that fails midway keeps the files it finished and the previous data of the others.
+- A failed listing loads nothing and deletes nothing: it records a failed ImportRun with the
+  reason and marks the source (``auth_failed`` when the keys are refused).
+- Objects that vanish from the bucket keep their costs (billing history outlives lifecycle rules).
+
+The caller (``providers.services.cost_sources.cost_source_pull``) checks the capability and
+holds the source's lease. One ``cost_source.pulled`` audit event is written per pull; each file
+import writes its own ``costs.*`` event, as uploads do.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.audit import record_event
+from core.crypto import DecryptionError
+from providers.adapters.base import ProviderAuthError, ProviderError
+from providers.costs import loader
+from providers.costs.sources import runs
+from providers.costs.sources.s3 import S3Object
+from providers.costs.sources.yandex_export import day_from_key
+from providers.costs.sources.yandex_import import DayFile, import_day
+from providers.models import CostSource, CostSourceObject, ImportRun
+from providers.services.costs import cost_file_import
+
+LEASE_TTL = timedelta(minutes=30)
+MAX_AUDITED_RUNS = 50
+FOCUS_SUFFIXES = (".csv", ".csv.gz", ".gz", ".parquet")
+IMPORT_SOURCE = {
+    CostSource.Kind.YANDEX_BILLING_EXPORT: ImportRun.Source.YANDEX_BILLING,
+    CostSource.Kind.FOCUS_BUCKET: ImportRun.Source.FOCUS_BUCKET,
+}
+
+
+@dataclass
+class PullResult:
+    source_id: int
+    status: str = "succeeded"  # succeeded | partial (some files not loaded) | failed
+    listed: int = 0
+    unchanged: int = 0
+    imported: int = 0
+    skipped: int = 0  # downloaded, but the same bytes were already loaded
+    rejected: int = 0
+    failed: int = 0
+    api_calls: int = 0
+    runs: list[int] = field(default_factory=list)
+    error: str = ""
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["runs"] = data["runs"][:MAX_AUDITED_RUNS]
+        return data
+
+
+# --- lease ----------------------------------------------------------------------------------
+def lease_claim(source_id: int, *, ttl: timedelta = LEASE_TTL) -> str | None:
+    """Claim the source's pull lease; None when a pull holds it or the source is disabled."""
+    token, now = uuid.uuid4().hex, timezone.now()
+    claimed = (
+        CostSource.objects.filter(pk=source_id)
+        .exclude(status=CostSource.Status.DISABLED)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_token=token, lease_until=now + ttl)
+    )
+    return token if claimed else None
+
+
+def lease_renew(source_id: int, token: str) -> None:
+    CostSource.objects.filter(pk=source_id, lease_token=token).update(
+        lease_until=timezone.now() + LEASE_TTL
+    )
+
+
+def lease_release(source_id: int, token: str) -> None:
+    CostSource.objects.filter(pk=source_id, lease_token=token).update(
+        lease_token="", lease_until=None
+    )
+
+
+# --- the pull -------------------------------------------------------------------------------
+class Pull:
+    def __init__(self, actor, source: CostSource, token: str, trigger: str, client_factory):
+        self.actor, self.source, self.token, self.trigger = actor, source, token, trigger
+        self.client_factory = client_factory
+        self.client = None
+        self.result = PullResult(source_id=source.pk)
+        self.errors: list[str] = []
+        self.auth_failed = False
+        self.listing_failed = False
+
+    def run(self) -> PullResult:
+        source = self.source
+        try:
+            self.client = self.client_factory(source)
+            listing = self.client.list_objects(source.bucket, source.prefix)
+            wanted = [obj for obj in listing if self._wanted(obj)]
+        except (ProviderError, DecryptionError) as exc:
+            return self._listing_failed(exc)
+        self.result.listed = len(wanted)
+        known = {o.key: o for o in CostSourceObject.objects.filter(source=source)}
+        index = loader.resource_index(source.tenant_id)  # once per pull, not per file
+        for obj in self._ordered(wanted):
+            if self._unchanged(known.get(obj.key), obj):
+                self.result.unchanged += 1
+                continue
+            try:
+                self._import(obj, index)
+            except ProviderAuthError as exc:  # keys revoked mid-pull: stop, keep what loaded
+                self._object_failed(obj, exc)
+                self.auth_failed = True
+                break
+            except ProviderError as exc:
+                self._object_failed(obj, exc)
+            lease_renew(source.pk, self.token)
+        return self._finish()
+
+    # -- selection -------------------------------------------------------------------------------
+
+    def _wanted(self, obj: S3Object) -> bool:
+        start = self.source.start_date
+        if self.source.kind == CostSource.Kind.YANDEX_BILLING_EXPORT:
+            day = day_from_key(obj.key)
+            return day is not None and (start is None or day >= start)
+        name = obj.key.lower()
+        if obj.key.endswith("/") or not name.endswith(FOCUS_SUFFIXES):
+            return False
+        return start is None or obj.last_modified.date() >= start
+
+    def _ordered(self, objects: list[S3Object]) -> list[S3Object]:
+        if self.source.kind == CostSource.Kind.FOCUS_BUCKET:
+            # Oldest delivery first, so that the newest file of a month wins.
+            return sorted(objects, key=lambda o: (o.last_modified, o.key))
+        return sorted(objects, key=lambda o: o.key)
+
+    def _unchanged(self, state: CostSourceObject | None, obj: S3Object) -> bool:
+        if state is None:
+            return False
+        if obj.etag:
+            same = state.etag == obj.etag
+        else:  # stores that omit ETags: fall back to time and size
+            same = state.last_modified == obj.last_modified and state.size == obj.size
+        if state.outcome == CostSourceObject.Outcome.REJECTED:
+            return same and state.policy == self.source.policy
+        return same
+
+    # -- one object ------------------------------------------------------------------------------
+
+    def _import(self, obj: S3Object, index: dict[str, int]) -> None:
+        source = self.source
+        with tempfile.TemporaryFile() as spool:  # on disk: memory does not grow with the file
+            got = self.client.download(source.bucket, obj.key, spool)
+            spool.seek(0)
+            if source.kind == CostSource.Kind.YANDEX_BILLING_EXPORT:
+                job = DayFile(
+                    tenant=source.tenant,
+                    file_name=obj.key,
+                    day=day_from_key(obj.key),
+                    source_key=source.source_key,
+                    policy=source.policy,
+                    connection=source.connection,
+                    resource_ids=index,
+                )
+                run = import_day(self.actor, job, spool)
+            else:
+                run = cost_file_import(
+                    actor=self.actor,
+                    tenant=source.tenant,
+                    file=spool,
+                    file_name=runs.file_name_for(obj.key),
+                    source_key=source.source_key_for(obj.key),
+                    policy=source.policy,
+                    source=ImportRun.Source.FOCUS_BUCKET,
+                    connection=source.connection,
+                )
+        self.result.runs.append(run.pk)
+        if run.status == ImportRun.Status.SUCCEEDED:
+            self.result.imported += 1
+            outcome = CostSourceObject.Outcome.IMPORTED
+        elif run.status == ImportRun.Status.SKIPPED:
+            self.result.skipped += 1
+            outcome = CostSourceObject.Outcome.IMPORTED
+        else:
+            self.result.rejected += 1
+            self.errors.append(f"{obj.key}: {run.error}")
+            outcome = CostSourceObject.Outcome.REJECTED
+        # Remember the version actually downloaded (it may be newer than the listing's).
+        CostSourceObject.objects.update_or_create(
+            source=source,
+            key=obj.key,
+            defaults={
+                "tenant_id": source.tenant_id,
+                "etag": got.etag or obj.etag,
+                "last_modified": got.last_modified or obj.last_modified,
+                "size": got.size,
+                "outcome": outcome,
+                "policy": source.policy,
+                "import_run": run,
+                "pulled_at": timezone.now(),
+            },
+        )
+
+    def _object_failed(self, obj: S3Object, exc: Exception) -> None:
+        # Not remembered: the next pull tries the object again.
+        self.result.failed += 1
+        self.errors.append(f"{obj.key}: {exc}")
+        self.result.runs.append(self._failed_run(obj.key, str(exc)).pk)
+
+    def _failed_run(self, file_name: str, reason: str) -> ImportRun:
+        source = self.source
+        return runs.failed_run(
+            tenant_id=source.tenant_id,
+            source=IMPORT_SOURCE[source.kind],
+            source_key=source.source_key,
+            connection_id=source.connection_id,
+            file_name=file_name,
+            reason=reason,
+        )
+
+    # -- outcome ---------------------------------------------------------------------------------
+
+    def _listing_failed(self, exc: Exception) -> PullResult:
+        source = self.source
+        self.listing_failed = True
+        self.auth_failed = isinstance(exc, ProviderAuthError | DecryptionError)
+        location = f"s3://{source.bucket}/{source.prefix}"
+        if isinstance(exc, ProviderAuthError):
+            reason = _("Object Storage refused the access key: %(e)s") % {"e": exc}
+        elif isinstance(exc, DecryptionError):
+            reason = _("The stored access key cannot be decrypted; enter it again.")
+        else:
+            reason = _("Listing %(where)s failed: %(e)s") % {"where": location, "e": exc}
+        self.errors.append(reason)
+        self.result.runs.append(self._failed_run(location, reason).pk)
+        return self._finish()
+
+    def _finish(self) -> PullResult:
+        source, result = self.source, self.result
+        result.api_calls = self.client.api_calls if self.client is not None else 0
+        if self.auth_failed or self.listing_failed:
+            result.status = "failed"  # the pull itself could not do its job
+        elif self.errors:
+            result.status = "partial"  # some files were rejected or could not be downloaded
+        result.error = "; ".join(self.errors[:5])
+        if self.auth_failed:
+            status = CostSource.Status.AUTH_FAILED
+        else:
+            status = CostSource.Status.ERROR if self.errors else CostSource.Status.OK
+        with transaction.atomic():
+            live = CostSource.objects.filter(pk=source.pk)
+            live.exclude(status=CostSource.Status.DISABLED).update(status=status)
+            live.update(last_error=result.error[:2000], last_pull_at=timezone.now())
+            record_event(
+                event_type="cost_source.pulled",
+                actor=self.actor,
+                tenant=source.tenant_id,
+                target=source,
+                extra={"trigger": self.trigger, **result.as_dict()},
+            )
+        return result

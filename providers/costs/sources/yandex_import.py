@@ -1,0 +1,148 @@
+"""Import one Yandex Cloud daily export file: an ImportRun, the load, the policy, the audit.
+
+The structure of ``providers.services.costs.cost_file_import``, with two differences: the file
+replaces exactly its MSK day of the source (not whole months), and "already loaded" means the
+same bytes as the latest successful import of the same file (a day rewritten X -> Y -> X must
+load X again). Callers check capabilities: the ``yandex_export_import`` service, or a pull.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.audit import record_event
+from providers.costs import loader
+from providers.costs.progress import ProgressWriter
+from providers.costs.sources import runs
+from providers.costs.sources.yandex_export import YandexExportReader, msk_day_range
+from providers.costs.vat import VatResolver
+from providers.models import ImportRun
+from providers.services.costs import file_digest
+
+MAX_STORED_EXAMPLES = 20
+
+
+@dataclass
+class DayFile:
+    tenant: object
+    file_name: str
+    day: dt.date
+    source_key: str
+    policy: str = ImportRun.BadRowPolicy.REJECT_FILE
+    connection: object = None
+    force: bool = False
+    # Provider resource id -> Resource.pk; a pull loads it once for all its files.
+    resource_ids: dict[str, int] | None = None
+    progress: Callable[[ImportRun], None] | None = None
+
+
+def import_day(actor, job: DayFile, stream: BinaryIO) -> ImportRun:
+    sha256, size = file_digest(stream)
+    start, end = msk_day_range(job.day)
+    run = ImportRun.objects.create(
+        tenant=job.tenant,
+        source=ImportRun.Source.YANDEX_BILLING,
+        source_key=job.source_key,
+        connection=job.connection,
+        period_start=start,
+        period_end=end,
+        file_name=runs.file_name_for(job.file_name),
+        file_sha256=sha256,
+        file_size=size,
+        policy=job.policy,
+        status=ImportRun.Status.RUNNING,
+        started_at=timezone.now(),
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    duplicate = None if job.force else runs.previous_load(run)
+    if duplicate is not None:
+        return runs.finish_skipped(actor, run, duplicate)
+    return _load(actor, job, run, stream)
+
+
+def _load(actor, job: DayFile, run: ImportRun, stream: BinaryIO) -> ImportRun:
+    started = time.monotonic()
+    writer = ProgressWriter(ImportRun._meta.db_table, run.pk)
+    reader = None
+    tenant = job.tenant
+    try:
+        reader = YandexExportReader(stream, day=job.day, max_examples=MAX_STORED_EXAMPLES)
+        if not reader.header_ok:
+            raise runs.ImportRejected(_("The file's header is not a Yandex Cloud billing export."))
+        index = job.resource_ids
+        target = loader.LoadTarget(
+            tenant_id=tenant.pk,
+            time_zone=tenant.time_zone,
+            import_run_id=run.pk,
+            source_key=run.source_key,
+            connection_id=run.connection_id,
+            resource_ids=index if index is not None else loader.resource_index(tenant.pk),
+            vat=VatResolver.load(),
+        )
+
+        def tick(rows_loaded: int) -> None:
+            run.progress = {"rows_loaded": rows_loaded, "rows_read": reader.rows_read}
+            writer(run.progress)
+            if job.progress:
+                job.progress(run)
+
+        day_range = (run.period_start, run.period_end)
+        with transaction.atomic():
+            result = loader.load(
+                target,
+                reader.fields,
+                reader.rows(),
+                # A daily file replaces its whole MSK day, even if it now has fewer rows.
+                replace=lambda first, last: day_range,
+                progress=tick,
+            )
+            _check_policy(run, reader, result)
+            runs.apply_result(run, reader, result, started, ImportRun.Status.SUCCEEDED, "")
+            run.period_start, run.period_end = day_range
+            run.save()
+            record_event(
+                event_type="costs.imported",
+                actor=actor,
+                tenant=tenant,
+                target=run,
+                extra=runs.audit_summary(run),
+            )
+        return run
+    except (runs.ImportRejected, ValueError, OSError) as exc:
+        return runs.finish_failed(actor, run, reader, started, str(exc))
+    except DatabaseError as exc:
+        # A value PostgreSQL refused mid-load: the transaction is gone, the old data is intact.
+        reason = _("The database refused the data: %(e)s") % {"e": str(exc).splitlines()[0]}
+        return runs.finish_failed(actor, run, reader, started, reason)
+    except Exception as exc:
+        runs.finish_failed(actor, run, reader, started, f"Internal error: {type(exc).__name__}")
+        raise
+    finally:
+        writer.close()
+        if reader is not None:
+            reader.close()
+
+
+def _check_policy(run: ImportRun, reader: YandexExportReader, result) -> None:
+    if reader.unreadable:
+        # Never load the readable half of a broken file, whatever the policy.
+        raise runs.ImportRejected(_("The file is unreadable past some point; nothing was loaded."))
+    if reader.rows_rejected and run.policy == ImportRun.BadRowPolicy.REJECT_FILE:
+        raise runs.ImportRejected(
+            _("%(n)d row(s) failed validation; the file was not loaded (policy: reject file).")
+            % {"n": reader.rows_rejected}
+        )
+    if reader.rows_read and result.rows_loaded == 0:
+        raise runs.ImportRejected(_("The file has no loadable rows."))
+    if not reader.rows_read:
+        # A header without rows: a day without charges. The loader replaces only what it loads,
+        # so the day's earlier rows stay; the run's warnings say so.
+        reader.warnings.add("empty_file", None, None, None, "no rows; earlier rows of the day kept")

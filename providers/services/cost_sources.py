@@ -1,0 +1,371 @@
+"""Cost sources: create, update, enable/disable, delete, pull; import a Yandex export file.
+
+Services check the capability (manage_connections), validate tenant consistency and write one
+audit event; the work itself lives in ``providers.costs.sources`` (S3 access, the Yandex export
+mapping, the pull engine). Pulls are scheduled by ``next_pull_at`` (one dispatcher task, as for
+syncs) and never overlap (a lease on the source).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max, Min, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.audit import record_event, snapshot
+from core.capabilities import Capability
+from core.crypto import decrypt_json, encrypt_json
+from core.services.guards import require_capability
+from providers.costs import rollups
+from providers.costs.sources.endpoints import endpoint_errors
+from providers.costs.sources.pull import Pull, PullResult, lease_claim, lease_release
+from providers.costs.sources.s3 import S3Client
+from providers.costs.sources.yandex_export import day_from_key
+from providers.costs.sources.yandex_import import DayFile, import_day
+from providers.models import CostLineItem, CostSource, CostSourceObject, ImportRun, ProviderType
+
+logger = logging.getLogger(__name__)
+
+AUDIT_FIELDS = [
+    "kind",
+    "name",
+    "connection_id",
+    "endpoint_url",
+    "bucket",
+    "prefix",
+    "region",
+    "policy",
+    "focus_replace",
+    "start_date",
+    "pull_interval",
+    "status",
+]
+EDITABLE = frozenset(
+    {
+        "name",
+        "connection",
+        "endpoint_url",
+        "bucket",
+        "prefix",
+        "region",
+        "policy",
+        "focus_replace",
+        "start_date",
+        "pull_interval",
+    }
+)
+# Changing any of these points the source at other objects: what it remembers no longer applies.
+LOCATION_FIELDS = frozenset({"endpoint_url", "bucket", "prefix"})
+MIN_INTERVAL = timedelta(minutes=5)
+BUCKET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]")
+
+
+# --- settings -------------------------------------------------------------------------------
+def _validate(actor, source: CostSource, credentials: dict | None, *, creating: bool) -> None:
+    errors: dict[str, list[str]] = {}
+    if source.kind not in CostSource.Kind.values:
+        errors["kind"] = [_("Unknown kind of cost source: %(k)s") % {"k": source.kind}]
+    if creating and not credentials:
+        errors["credentials"] = [_("An access key id and secret key are required.")]
+    if credentials is not None:
+        shape = isinstance(credentials, dict) and all(
+            isinstance(credentials.get(k), str) and credentials[k].strip()
+            for k in ("access_key_id", "secret_access_key")
+        )
+        if not shape:
+            errors["credentials"] = [_("Give access_key_id and secret_access_key.")]
+    if not BUCKET_NAME.fullmatch(source.bucket or ""):
+        errors["bucket"] = [_("Not a bucket name (3-63 letters, digits, '.', '-', '_').")]
+    if source.prefix.startswith("/"):
+        errors["prefix"] = [_("Key prefixes do not start with '/'.")]
+    if found := endpoint_errors(source.endpoint_url or "", actor):
+        errors["endpoint_url"] = found
+    if source.pull_interval is not None and source.pull_interval < MIN_INTERVAL:
+        errors["pull_interval"] = [_("The pull interval must be at least 5 minutes.")]
+    connection = source.connection
+    if (
+        source.kind == CostSource.Kind.YANDEX_BILLING_EXPORT
+        and connection is not None
+        and connection.provider != ProviderType.YANDEX_CLOUD
+    ):
+        errors["connection"] = [_("A Yandex Cloud export belongs to a Yandex Cloud connection.")]
+    if errors:
+        raise ValidationError(errors)
+    source.full_clean(exclude=["credentials_encrypted"])  # also rejects another tenant's FK
+
+
+def _clean_credentials(credentials: dict) -> dict:
+    return {k: credentials[k].strip() for k in ("access_key_id", "secret_access_key")}
+
+
+@transaction.atomic
+def cost_source_create(
+    *,
+    actor,
+    tenant,
+    kind: str,
+    name: str,
+    bucket: str,
+    credentials: dict,
+    connection=None,
+    endpoint_url: str | None = None,
+    prefix: str = "",
+    region: str = "ru-central1",
+    policy: str = ImportRun.BadRowPolicy.REJECT_FILE,
+    focus_replace: str = CostSource.FocusReplace.MONTHS,
+    start_date: dt.date | None = None,
+    pull_interval: timedelta = timedelta(hours=1),
+    start_pull: bool = True,
+) -> CostSource:
+    """Create a source; with ``start_pull`` its first pull is queued at once."""
+    require_capability(actor, Capability.MANAGE_CONNECTIONS, tenant, action="add")
+    source = CostSource(
+        tenant=tenant,
+        kind=kind,
+        name=name,
+        connection=connection,
+        endpoint_url=endpoint_url or CostSource._meta.get_field("endpoint_url").default,
+        bucket=bucket,
+        prefix=prefix,
+        region=region,
+        policy=policy,
+        focus_replace=focus_replace,
+        start_date=start_date,
+        pull_interval=pull_interval,
+        next_pull_at=timezone.now() + (pull_interval if start_pull else timedelta(0)),
+    )
+    _validate(actor, source, credentials, creating=True)
+    source.credentials_encrypted = encrypt_json(_clean_credentials(credentials))
+    source.save()
+    record_event(
+        event_type="cost_source.created",
+        actor=actor,
+        tenant=tenant,
+        target=source,
+        after=snapshot(source, AUDIT_FIELDS),
+    )
+    if start_pull:
+        _enqueue_pull(source.pk, "created")
+    return source
+
+
+@transaction.atomic
+def cost_source_update(
+    *, actor, source: CostSource, credentials: dict | None = None, **changes
+) -> CostSource:
+    """Change settings; ``credentials`` replaces the stored key pair (never read back)."""
+    unknown = set(changes) - EDITABLE
+    if unknown:
+        raise ValidationError({name: _("This field cannot be changed.") for name in unknown})
+    require_capability(actor, Capability.MANAGE_CONNECTIONS, source.tenant)
+    source = CostSource.objects.select_for_update().get(pk=source.pk)
+    before = snapshot(source, AUDIT_FIELDS)
+    for name, value in changes.items():
+        setattr(source, name, value)
+    _validate(actor, source, credentials, creating=False)
+    if credentials is not None:
+        source.credentials_encrypted = encrypt_json(_clean_credentials(credentials))
+        if source.status == CostSource.Status.AUTH_FAILED:
+            source.status = CostSource.Status.PENDING  # new keys deserve a new try
+    moved = any(before[f] != getattr(source, f) for f in LOCATION_FIELDS)
+    if (moved or credentials is not None) and source.is_enabled:
+        # Somewhere new to read, or new keys to try: the dispatcher's next tick pulls it.
+        source.next_pull_at = timezone.now()
+    source.save()
+    after = snapshot(source, AUDIT_FIELDS)
+    forgotten = 0
+    if moved:
+        forgotten = CostSourceObject.objects.filter(source=source).delete()[0]
+    elif before["policy"] != after["policy"]:
+        # Files rejected under the old policy deserve a retry under the new one.
+        rejected = CostSourceObject.objects.filter(
+            source=source, outcome=CostSourceObject.Outcome.REJECTED
+        )
+        forgotten = rejected.delete()[0]
+    record_event(
+        event_type="cost_source.updated",
+        actor=actor,
+        tenant=source.tenant,
+        target=source,
+        before=before,
+        after=after,
+        # (not "secrets_…": the audit log redacts any key that sounds like a secret)
+        extra={"access_keys_replaced": credentials is not None, "objects_forgotten": forgotten},
+    )
+    return source
+
+
+@transaction.atomic
+def cost_source_set_enabled(*, actor, source: CostSource, enabled: bool) -> CostSource:
+    require_capability(actor, Capability.MANAGE_CONNECTIONS, source.tenant)
+    source = CostSource.objects.select_for_update().get(pk=source.pk)
+    before = snapshot(source, AUDIT_FIELDS)
+    if enabled and source.status == CostSource.Status.DISABLED:
+        source.status = CostSource.Status.PENDING
+        source.next_pull_at = timezone.now()
+    elif not enabled:
+        source.status = CostSource.Status.DISABLED
+        source.next_pull_at = None
+    source.save(update_fields=["status", "next_pull_at", "updated_at"])
+    record_event(
+        event_type="cost_source.enabled" if enabled else "cost_source.disabled",
+        actor=actor,
+        tenant=source.tenant,
+        target=source,
+        before=before,
+        after=snapshot(source, AUDIT_FIELDS),
+    )
+    return source
+
+
+@transaction.atomic
+def cost_source_delete(*, actor, source: CostSource, purge_costs: bool = False) -> None:
+    """Delete a source. Its cost data stays (billing history) unless ``purge_costs``."""
+    require_capability(actor, Capability.MANAGE_CONNECTIONS, source.tenant, action="delete")
+    source = CostSource.objects.select_for_update().get(pk=source.pk)
+    purged = _purge_costs(source) if purge_costs else 0
+    record_event(
+        event_type="cost_source.deleted",
+        actor=actor,
+        tenant=source.tenant,
+        target=source,
+        before=snapshot(source, AUDIT_FIELDS),
+        extra={"purged_line_items": purged},
+    )
+    source.delete()
+
+
+def _purge_costs(source: CostSource) -> int:
+    items = CostLineItem.objects.filter(
+        Q(x_source_key=source.source_key) | Q(x_source_key__startswith=f"{source.source_key}:"),
+        tenant_id=source.tenant_id,
+    )
+    span = items.aggregate(first=Min("charge_period_start"), last=Max("charge_period_start"))
+    if span["first"] is None:
+        return 0
+    deleted = items.delete()[0]
+    tz = source.tenant.time_zone
+    first_day, last_day = rollups.local_days(span["first"], span["last"] + timedelta(days=1), tz)
+    rollups.refresh(
+        tenant_id=source.tenant_id, time_zone=tz, first_day=first_day, last_day=last_day
+    )
+    return deleted
+
+
+@transaction.atomic
+def cost_source_request_pull(*, actor, source: CostSource, trigger: str = "manual") -> None:
+    """Queue a pull now (the admin's and API's "pull now")."""
+    require_capability(actor, Capability.MANAGE_CONNECTIONS, source.tenant, action="pull")
+    source = CostSource.objects.get(pk=source.pk)  # the status as stored, not as passed in
+    if source.status == CostSource.Status.DISABLED:
+        raise ValidationError(_("This cost source is disabled; enable it first."))
+    record_event(
+        event_type="cost_source.pull_requested",
+        actor=actor,
+        tenant=source.tenant,
+        target=source,
+        extra={"trigger": trigger},
+    )
+    _enqueue_pull(source.pk, trigger)
+
+
+def _enqueue_pull(source_id: int, trigger: str) -> None:
+    from providers.tasks import cost_source_pull_task
+
+    transaction.on_commit(
+        lambda: cost_source_pull_task.apply_async(
+            kwargs={"source_id": source_id, "trigger": trigger}
+        )
+    )
+
+
+def source_credentials(source: CostSource) -> dict:
+    """Decrypted key pair, for the S3 client only (never for display)."""
+    return decrypt_json(source.credentials_encrypted) or {}
+
+
+def s3_client_for(source: CostSource) -> S3Client:
+    keys = source_credentials(source)
+    return S3Client(
+        endpoint_url=source.endpoint_url,
+        region=source.region,
+        access_key_id=keys.get("access_key_id", ""),
+        secret_key=keys.get("secret_access_key", ""),
+    )
+
+
+# --- Yandex export file import --------------------------------------------------------------
+def yandex_export_import(
+    *,
+    actor,
+    tenant,
+    file: str | Path | BinaryIO,
+    file_name: str,
+    source_key: str,
+    day: dt.date | None = None,
+    policy: str = ImportRun.BadRowPolicy.REJECT_FILE,
+    connection=None,
+    force: bool = False,
+    progress: Callable[[ImportRun], None] | None = None,
+) -> ImportRun:
+    """Import one Yandex Cloud daily billing export file, replacing that MSK day of
+    ``source_key``. ``day`` defaults to the date in the file name (``…YYYYMMDD.csv``)."""
+    require_capability(actor, Capability.MANAGE_CONNECTIONS, tenant, action="add")
+    day = day or day_from_key(file_name)
+    if day is None:
+        raise ValidationError({"day": _("Give the day: the file name has no YYYYMMDD date.")})
+    if policy not in ImportRun.BadRowPolicy.values:
+        raise ValidationError({"policy": _("Unknown bad-row policy: %(p)s") % {"p": policy}})
+    if not source_key or len(source_key) > 200:
+        raise ValidationError({"source_key": _("Give the source a name of 1-200 characters.")})
+    if connection is not None and connection.tenant_id != tenant.pk:
+        raise ValidationError({"connection": _("This object belongs to another tenant.")})
+    job = DayFile(
+        tenant=tenant,
+        file_name=file_name,
+        day=day,
+        source_key=source_key,
+        policy=policy,
+        connection=connection,
+        force=force,
+        progress=progress,
+    )
+    if isinstance(file, str | Path):
+        with Path(file).open("rb") as stream:
+            return import_day(actor, job, stream)
+    return import_day(actor, job, file)
+
+
+# --- pulls ----------------------------------------------------------------------------------
+def cost_source_pull(
+    *,
+    actor=None,
+    source_id: int,
+    trigger: str = "schedule",
+    client_factory: Callable[[CostSource], S3Client] | None = None,
+) -> PullResult | None:
+    """Pull new and rewritten files now (see ``providers.costs.sources.pull``). Returns None,
+    writing nothing, when another pull of the source runs or it is disabled. ``actor`` None is
+    the scheduler; a person needs manage_connections."""
+    if actor is not None:
+        tenant_id = CostSource.objects.values_list("tenant_id", flat=True).get(pk=source_id)
+        require_capability(actor, Capability.MANAGE_CONNECTIONS, tenant_id, action="pull")
+    token = lease_claim(source_id)
+    if token is None:
+        logger.info("cost source %s: pull already running (or disabled), skipped", source_id)
+        return None
+    try:
+        source = CostSource.objects.select_related("tenant", "connection").get(pk=source_id)
+        return Pull(actor, source, token, trigger, client_factory or s3_client_for).run()
+    finally:
+        lease_release(source_id, token)
