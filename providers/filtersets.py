@@ -17,6 +17,8 @@ from core.api.base import TenantScopedFilterSet
 from core.models import Tenant
 from providers.models import (
     Connection,
+    CostLineItem,
+    ImportRun,
     ProviderType,
     Resource,
     ResourceEvent,
@@ -234,3 +236,118 @@ class ResourceMetricFilterSet(TenantScopedFilterSet):
         model = ResourceMetric
         fields = ["metric"]
         form = _RawMetricForm
+
+
+# --- cost data ------------------------------------------------------------------------------
+# Line items are for drill-down: the table is partitioned by month and may hold billions of rows,
+# so every list is bounded to a charge-period window the partitions can prune to.
+MAX_LINE_ITEM_WINDOW = dt.timedelta(days=93)
+
+
+def current_utc_month() -> tuple[dt.datetime, dt.datetime]:
+    from django.utils import timezone
+
+    now = timezone.now().astimezone(dt.UTC)
+    start = dt.datetime(now.year, now.month, 1, tzinfo=dt.UTC)
+    return start, (start + dt.timedelta(days=32)).replace(day=1)
+
+
+class _ChargePeriodForm(forms.Form):
+    """Without a window the current UTC month is listed; a window is at most 93 days."""
+
+    def clean(self):
+        cleaned = super().clean()
+        if {"charge_period_after", "charge_period_before"} & set(self.errors):
+            return cleaned
+        after, before = cleaned.get("charge_period_after"), cleaned.get("charge_period_before")
+        if after is None and before is None:
+            cleaned["charge_period_after"], cleaned["charge_period_before"] = current_utc_month()
+        elif after is None or before is None:
+            missing = "charge_period_after" if after is None else "charge_period_before"
+            self.add_error(
+                missing,
+                _(
+                    "Give both “charge_period_after” and “charge_period_before” (ISO 8601, at "
+                    "most 93 days apart), or neither for the current month."
+                ),
+            )
+        elif before <= after:
+            self.add_error(
+                "charge_period_before",
+                _("“charge_period_before” must be later than “charge_period_after”."),
+            )
+        elif before - after > MAX_LINE_ITEM_WINDOW:
+            self.add_error(
+                "charge_period_before",
+                _(
+                    "Line items are listed for at most %(days)d days per request; use "
+                    "/api/v1/cost-query/ for totals over longer periods."
+                )
+                % {"days": MAX_LINE_ITEM_WINDOW.days},
+            )
+        return cleaned
+
+
+class CostLineItemFilterSet(TenantScopedFilterSet):
+    """FOCUS line items. ``charge_period_after`` (>=) and ``charge_period_before`` (<) bound
+    ChargePeriodStart: both or neither (the current UTC month), at most 93 days apart."""
+
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    charge_period_after = django_filters.IsoDateTimeFilter(
+        field_name="charge_period_start", lookup_expr="gte", label="ChargePeriodStart from (>=)"
+    )
+    charge_period_before = django_filters.IsoDateTimeFilter(
+        field_name="charge_period_start", lookup_expr="lt", label="ChargePeriodStart before (<)"
+    )
+    provider_name = django_filters.CharFilter()
+    service_name = django_filters.CharFilter()
+    service_category = django_filters.CharFilter()
+    region_id = django_filters.CharFilter()
+    sub_account_id = django_filters.CharFilter()
+    resource_id = django_filters.CharFilter()
+    charge_category = django_filters.CharFilter()
+    billing_currency = django_filters.CharFilter()
+    x_source_key = django_filters.CharFilter()
+    x_connection = django_filters.ModelChoiceFilter(queryset=Connection.objects.all())
+    x_import_run = django_filters.ModelChoiceFilter(queryset=ImportRun.objects.all())
+    x_resource = django_filters.ModelChoiceFilter(queryset=Resource.objects.all())
+    x_business_unit_id = django_filters.NumberFilter()
+    x_project_id = django_filters.NumberFilter()
+    x_feature_id = django_filters.NumberFilter()
+    x_environment_id = django_filters.NumberFilter()
+    x_cost_center_id = django_filters.NumberFilter()
+    tag = LabelFilter(field_name="tags", label="Tag key:value (repeatable, all must match)")
+    tag_key = LabelKeyFilter(field_name="tags", label="Has tag key (repeatable)")
+
+    class Meta:
+        model = CostLineItem
+        fields = [
+            "tenant",
+            "provider_name",
+            "service_name",
+            "service_category",
+            "region_id",
+            "sub_account_id",
+            "resource_id",
+            "charge_category",
+            "billing_currency",
+            "x_source_key",
+            "x_connection",
+            "x_import_run",
+            "x_resource",
+        ]
+        form = _ChargePeriodForm
+
+
+class ImportRunFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    connection = django_filters.ModelChoiceFilter(queryset=Connection.objects.all())
+    status = django_filters.ChoiceFilter(choices=ImportRun.Status.choices)
+    source = django_filters.ChoiceFilter(choices=ImportRun.Source.choices)
+    source_key = django_filters.CharFilter()
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = ImportRun
+        fields = ["tenant", "connection", "status", "source", "source_key"]

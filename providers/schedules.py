@@ -6,6 +6,9 @@ row whenever any row changes, and per-connection rows that change often make bea
 tasks (celery#7570, django-celery-beat#558). Disabling a connection clears its due time, deleting
 removes it; the sync lease still guarantees one run at a time.
 
+Cost sources follow it too (``next_pull_at``, one dispatcher row); exchange rates are fetched
+once a day after the CBR publishes them.
+
 Metrics follow the same pattern: one beat row queues a collection for every connection with live
 VMs each interval. Daily downsampling runs after midnight UTC has been covered by a collection
 (and also revisits the day before, see ``days_to_downsample``); retention runs after it.
@@ -35,5 +38,17 @@ PLATFORM_SCHEDULES = [
         "name": "providers: drop expired raw metrics (daily)",
         "task": "providers.metrics_expire",
         "crontab": {"minute": "50", "hour": "2"},
+    },
+    {
+        "name": "providers: dispatch due cost pulls",
+        "task": "providers.cost_source_dispatch",
+        "every": settings.SYNC_DISPATCH_INTERVAL_SECONDS,
+        "expires": max(settings.SYNC_DISPATCH_INTERVAL_SECONDS - 1, 1),
+    },
+    {
+        # The CBR sets rates by 15:30 Moscow time (12:30 UTC).
+        "name": "providers: fetch CBR exchange rates (daily)",
+        "task": "providers.exchange_rates_fetch",
+        "crontab": {"minute": "5", "hour": "13"},
     },
 ]

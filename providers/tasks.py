@@ -96,3 +96,67 @@ def metrics_expire_task() -> list[str]:
     from providers.services.metrics import resource_metrics_expire
 
     return resource_metrics_expire()
+
+
+# --- cost imports ---------------------------------------------------------------------------
+@shared_task(base=ContextTask, name="providers.cost_file_import", acks_late=True)
+def cost_file_import_task(run_id: int, path: str, force: bool = False):
+    """Import an uploaded FOCUS file into its pending ImportRun (queued by the upload)."""
+    from providers.costs.uploads import cost_upload_execute
+
+    run = cost_upload_execute(run_id=run_id, path=path, force=force)
+    return None if run is None else {"run": run.pk, "status": run.status}
+
+
+# --- cost sources and exchange rates ---------------------------------------------------------
+@shared_task(base=ContextTask, name="providers.cost_source_pull", acks_late=True)
+def cost_source_pull_task(source_id: int, trigger: str = "schedule"):
+    from providers.models import CostSource
+    from providers.services.cost_sources import cost_source_pull
+
+    if not CostSource.objects.filter(pk=source_id).exists():
+        return None  # deleted since it was queued
+    result = cost_source_pull(source_id=source_id, trigger=trigger)
+    if result is None:
+        return None
+    return {k: v for k, v in result.as_dict().items() if k != "runs"}
+
+
+@shared_task(base=ContextTask, name="providers.cost_source_dispatch")
+def cost_source_dispatch_task() -> list[int]:
+    """Queue a pull for every enabled cost source whose time has come (the sync dispatcher's
+    pattern: the due slot is claimed with one conditional UPDATE, so no source is queued twice)."""
+    from providers.models import CostSource
+
+    now = timezone.now()
+    due = list(
+        CostSource.objects.filter(next_pull_at__lte=now)
+        .exclude(status=CostSource.Status.DISABLED)
+        .values_list("pk", flat=True)[:1000]
+    )
+    claimed = []
+    for pk in due:
+        moved = CostSource.objects.filter(pk=pk, next_pull_at__lte=now).update(
+            next_pull_at=now + F("pull_interval")
+        )
+        if moved:
+            claimed.append(pk)
+            cost_source_pull_task.apply_async(kwargs={"source_id": pk, "trigger": "schedule"})
+    if claimed:
+        logger.info("dispatched pulls for cost sources %s", claimed)
+    return claimed
+
+
+@shared_task(base=ContextTask, name="providers.exchange_rates_fetch")
+def exchange_rates_fetch_task(days_back: int = 7) -> dict:
+    """Daily: the CBR's rates from a week back (heals missed runs; upserts are idempotent) up to
+    tomorrow (the CBR publishes tomorrow's rates in the afternoon, Moscow time)."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from providers.services.rates import exchange_rates_fetch
+
+    today = dt.datetime.now(ZoneInfo("Europe/Moscow")).date()
+    return exchange_rates_fetch(
+        first_day=today - dt.timedelta(days=days_back), last_day=today + dt.timedelta(days=1)
+    )

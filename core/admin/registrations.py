@@ -34,12 +34,27 @@ class TenantAdmin(TenantScopedAdmin):
         # Re-parenting is not supported: the lineage is fixed at creation.
         return [*self.readonly_fields, "parent"] if obj is not None else self.readonly_fields
 
+    # Settings added after the form's first version: left out of a POST, they keep their default.
+    optional_settings = ("cost_amounts",)
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name in self.optional_settings:
+            kwargs["required"] = False
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    def _given(self, form, names):
+        return {
+            k: form.cleaned_data[k]
+            for k in names
+            if not (k in self.optional_settings and form.cleaned_data.get(k) in ("", None))
+        }
+
     def service_create(self, request, form):
-        data = {k: form.cleaned_data[k] for k in ("name", "slug", "parent", *EDITABLE_FIELDS[2:])}
+        data = self._given(form, ("name", "slug", "parent", *EDITABLE_FIELDS[2:]))
         return tenant_create(actor=request.user, **data)
 
     def service_update(self, request, obj, form):
-        changes = {k: form.cleaned_data[k] for k in EDITABLE_FIELDS if k in form.changed_data}
+        changes = self._given(form, [k for k in EDITABLE_FIELDS if k in form.changed_data])
         return tenant_update(actor=request.user, tenant=Tenant.objects.get(pk=obj.pk), **changes)
 
 

@@ -28,6 +28,7 @@ class TenantSerializer(TenantScopedSerializer):
             "default_currency",
             "locale",
             "time_zone",
+            "cost_amounts",
             "created_at",
             "updated_at",
         ]

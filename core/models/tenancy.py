@@ -30,6 +30,10 @@ class TenantQuerySet(TenantScopedQuerySet):
 
 
 class Tenant(models.Model):
+    class CostAmounts(models.TextChoices):
+        GROSS = "gross", _("Gross (including VAT)")
+        NET = "net", _("Net (excluding VAT)")
+
     class Kind(models.TextChoices):
         MSP = "msp", _("MSP organisation")
         CLIENT = "client", _("Client")
@@ -61,6 +65,15 @@ class Tenant(models.Model):
     locale = models.CharField(_("locale"), max_length=8, choices=settings.LANGUAGES, default="ru")
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="Europe/Moscow", validators=[validate_time_zone]
+    )
+    # How cost reports show amounts: with VAT (what the invoice says for Russian clouds) or
+    # without it. See providers.costs.query for the exact rule.
+    cost_amounts = models.CharField(
+        _("cost amounts"),
+        max_length=8,
+        choices=CostAmounts.choices,
+        default=CostAmounts.GROSS,
+        help_text=_("Show costs gross (including VAT) or net (excluding VAT)."),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

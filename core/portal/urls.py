@@ -2,7 +2,7 @@
 (see ``core.portal.registry.PortalView`` for what each entry says)."""
 
 from core.capabilities import Capability
-from core.portal import views
+from core.portal import costs, views
 from core.portal.registry import PORTAL_VIEWS, PortalView, portal_path
 
 app_name = "portal"
@@ -11,6 +11,8 @@ MEMBERSHIP = "core.Membership"
 PUBLIC = {"public": True, "tenant_scoped": False}
 ACCOUNT = {"tenant_scoped": False}  # needs login, not a tenant
 MANAGE_MEMBERS = Capability.MANAGE_MEMBERS.value
+VIEW_COSTS = Capability.VIEW_COSTS.value
+MANAGE_CONNECTIONS = Capability.MANAGE_CONNECTIONS.value
 
 urlpatterns = [
     portal_path("", views.dashboard, "dashboard"),
@@ -60,6 +62,15 @@ urlpatterns = [
         object_model="core.Tenant",
         object_param="tenant",
         object_in="post",
+    ),
+    # Costs (FOCUS downloads are served by /api/v1/cost-export/, which streams)
+    portal_path("costs/", costs.costs, "costs", capability=VIEW_COSTS),
+    portal_path(
+        "costs/import/",
+        costs.costs_upload,
+        "costs_upload",
+        methods=("POST",),
+        capability=MANAGE_CONNECTIONS,
     ),
     # Team
     portal_path("team/", views.team, "team"),

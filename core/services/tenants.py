@@ -11,7 +11,15 @@ from core.capabilities import Capability
 from core.models import Tenant
 from core.services.guards import require_capability
 
-EDITABLE_FIELDS = ("name", "slug", "status", "default_currency", "locale", "time_zone")
+EDITABLE_FIELDS = (
+    "name",
+    "slug",
+    "status",
+    "default_currency",
+    "locale",
+    "time_zone",
+    "cost_amounts",
+)
 
 
 @transaction.atomic
@@ -26,6 +34,7 @@ def tenant_create(
     default_currency: str = "RUB",
     locale: str = "ru",
     time_zone: str = "Europe/Moscow",
+    cost_amounts: str = Tenant.CostAmounts.GROSS,
 ) -> Tenant:
     if parent is None:
         # Top-level tenants (new MSP organisations) are for platform superusers only.
@@ -42,6 +51,7 @@ def tenant_create(
         default_currency=default_currency,
         locale=locale,
         time_zone=time_zone,
+        cost_amounts=cost_amounts,
     )
     tenant.full_clean()
     tenant.save()

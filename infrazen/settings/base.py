@@ -237,6 +237,10 @@ METRICS_RAW_RETENTION_DAYS = env_int("METRICS_RAW_RETENTION_DAYS", 35)
 # Demo only: a running Yandex Cloud simulator that seed_demo points demo connections at.
 YANDEX_SIMULATOR_URL = env_str("YANDEX_SIMULATOR_URL", "")
 
+# --- Exchange rates (providers/costs/rates.py) -----------------------------------------------
+# The Central Bank of Russia's daily rates (XML_daily.asp); point it at a simulator offline.
+CBR_RATES_URL = env_str("CBR_RATES_URL", "https://www.cbr.ru/scripts/XML_daily.asp")
+
 # --- Secrets at rest (Fernet keys, newest first; see core/crypto.py) ------------------------
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS") or [
     persistent_secret("field_encryption_key", lambda: Fernet.generate_key().decode())

@@ -6,8 +6,14 @@ says whether any are stored). The webhook secret appears once, in the create res
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 from datetime import timedelta
+from decimal import Decimal
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from rest_framework import serializers
@@ -17,8 +23,11 @@ from core.api.base import TenantScopedSerializer
 from core.capabilities import Capability
 from core.models import Tenant
 from providers.connection_settings import settings_shape_errors
+from providers.costs.uploads import MAX_WAIT_BYTES, cost_upload_check
 from providers.models import (
     Connection,
+    CostLineItem,
+    ImportRun,
     Resource,
     ResourceEvent,
     ResourceMetric,
@@ -237,3 +246,145 @@ class ResourceMetricDailySerializer(serializers.ModelSerializer):
         model = ResourceMetricDaily
         fields = ["id", "tenant", "resource", "metric", "day", "avg", "min", "max", "samples"]
         read_only_fields = fields
+
+
+# --- cost data ----------------------------------------------------------------------------------
+class ExactDecimalField(serializers.DecimalField):
+    """A stored amount as written in the database: plain notation, nothing rounded or padded."""
+
+    def to_representation(self, value):
+        return None if value is None else format(Decimal(value), "f")
+
+
+class CostLineItemSerializer(serializers.ModelSerializer):
+    """One FOCUS 1.2 row (snake_case FOCUS column names) with InfraZen's x_ extensions."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DecimalField: ExactDecimalField,
+    }
+
+    class Meta:
+        model = CostLineItem
+        fields = [
+            "id",
+            "tenant",
+            *(f.name for f in CostLineItem._meta.concrete_fields if f.name not in ("id", "tenant")),
+        ]
+        read_only_fields = fields
+
+
+class ImportRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ImportRun
+        fields = [
+            "id",
+            "tenant",
+            "source",
+            "source_key",
+            "connection",
+            "status",
+            "policy",
+            "file_name",
+            "file_sha256",
+            "file_size",
+            "focus_version",
+            "period_start",
+            "period_end",
+            "rows_read",
+            "rows_loaded",
+            "rows_rejected",
+            "rows_replaced",
+            "totals",
+            "warnings",
+            "errors",
+            "error",
+            "progress",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+        ]
+        read_only_fields = fields
+
+
+class ImportUploadSerializer(TenantScopedSerializer):
+    """A FOCUS file to import: multipart ``file``, or JSON with the bytes base64-encoded in
+    ``content``. Queued (202) unless ``wait`` is true (small files only: imported at once, 201)."""
+
+    tenant = serializers.PrimaryKeyRelatedField(queryset=Tenant.objects.all())
+    file = serializers.FileField(
+        write_only=True, required=False, help_text="FOCUS 1.0-1.2 CSV, CSV.gz or Parquet."
+    )
+    content = serializers.CharField(
+        write_only=True,
+        required=False,
+        trim_whitespace=False,
+        help_text="Instead of `file`: the file's bytes, base64-encoded (JSON requests).",
+    )
+    file_name = serializers.CharField(
+        required=False, max_length=255, help_text="Defaults to the uploaded file's name."
+    )
+    source_key = serializers.CharField(
+        required=False,
+        max_length=200,
+        default="focus-upload",
+        help_text="Names the source: a new file replaces this source's rows for the months it "
+        "covers.",
+    )
+    policy = serializers.ChoiceField(
+        choices=ImportRun.BadRowPolicy.choices,
+        default=ImportRun.BadRowPolicy.REJECT_FILE,
+        help_text="reject_file: any bad row rejects the file; skip_rows: load the good rows.",
+    )
+    force = serializers.BooleanField(
+        default=False, help_text="Import even if this exact file was already loaded."
+    )
+    wait = serializers.BooleanField(
+        default=False,
+        help_text="Import during the request (files up to 20 MB) instead of queueing it.",
+    )
+
+    class Meta:
+        model = ImportRun
+        fields = ["tenant", "file", "content", "file_name", "source_key", "policy", "force", "wait"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        manageable = allowed_tenants(
+            getattr(request, "user", None), Capability.MANAGE_CONNECTIONS, action="add"
+        )
+        if manageable is not None:
+            fields["tenant"].queryset = Tenant.objects.filter(pk__in=manageable.values("pk"))
+        return fields
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        upload, content = attrs.pop("file", None), attrs.pop("content", None)
+        if (upload is None) == (content is None):
+            raise serializers.ValidationError(
+                {"file": _("Send the file as multipart “file”, or base64 in “content”.")}
+            )
+        field = "file" if upload is not None else "content"
+        if upload is not None:
+            stream, name = upload, upload.name
+        else:
+            try:
+                raw = base64.b64decode(content, validate=True)
+            except (binascii.Error, ValueError):
+                raise serializers.ValidationError({"content": _("Not valid base64.")}) from None
+            stream, name = io.BytesIO(raw), "upload.csv"
+        try:
+            cost_upload_check(stream)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({field: exc.messages}) from None
+        size = getattr(stream, "size", None) or len(stream.getbuffer())
+        if attrs.get("wait") and size > MAX_WAIT_BYTES:
+            raise serializers.ValidationError(
+                {"wait": _("Files over 20 MB are imported in the background; omit “wait”.")}
+            )
+        attrs["stream"] = stream
+        attrs["file_name"] = attrs.get("file_name") or name
+        return attrs

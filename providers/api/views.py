@@ -3,21 +3,40 @@ runs and metrics. Thin views: every write is a service call."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import datetime as dt
+
 from django.db import transaction
+from django.db.models import Q
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
 from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+from rest_framework.views import APIView
 
+from core.access import allowed_tenants
 from core.api.base import TenantScopedViewSet, scope_queryset
 from core.api.pagination import NewestFirstCursorPagination
+from core.capabilities import Capability
 from providers.api import serializers as s
+from providers.costs import export, query
+from providers.costs.uploads import cost_upload_enqueue
 from providers.filtersets import (
     ConnectionFilterSet,
+    CostLineItemFilterSet,
+    ImportRunFilterSet,
     ResourceEventFilterSet,
     ResourceFilterSet,
     ResourceMetricDailyFilterSet,
@@ -26,6 +45,8 @@ from providers.filtersets import (
 )
 from providers.models import (
     Connection,
+    CostLineItem,
+    ImportRun,
     Resource,
     ResourceEvent,
     ResourceMetric,
@@ -41,6 +62,7 @@ from providers.services.connections import (
     connection_verify,
     webhook_secret,
 )
+from providers.services.costs import cost_file_import
 
 _DETAIL = inline_serializer("Detail", fields={"detail": serializers.CharField()})
 
@@ -213,3 +235,308 @@ class ResourceMetricDailyViewSet(
     serializer_class = s.ResourceMetricDailySerializer
     filterset_class = ResourceMetricDailyFilterSet
     ordering_fields = ["day", "metric", "avg", "max"]
+
+
+# --- cost data ----------------------------------------------------------------------------------
+class LineItemPagination(CursorPagination):
+    """Keyset pagination on (charge_period_start, id): no COUNT, no OFFSET, stable while loading.
+
+    DRF's CursorPagination keeps only the first ordering field in the cursor and steps over equal
+    values with an OFFSET; hourly cost rows share timestamps by the thousand, so the cursor here
+    carries both fields and the next page is one index range: (start, id) > (cursor).
+    """
+
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+    ordering = ("charge_period_start", "id")
+    invalid_cursor_message = "Invalid cursor."
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.page_size = self.get_page_size(request)
+        self.base_url = request.build_absolute_uri()
+        position = self._decode(request)
+        queryset = queryset.order_by(*self.ordering)
+        if position is not None:
+            start, pk = position
+            queryset = queryset.filter(
+                Q(charge_period_start__gt=start) | Q(charge_period_start=start, id__gt=pk)
+            )
+        page = list(queryset[: self.page_size + 1])
+        self.has_next = len(page) > self.page_size
+        self.page = page[: self.page_size]
+        return self.page
+
+    def get_paginated_response(self, data):
+        return Response({"next": self.get_next_link(), "previous": None, "results": data})
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["results"],
+            "properties": {
+                "next": {"type": "string", "nullable": True, "format": "uri"},
+                "previous": {"type": "string", "nullable": True, "format": "uri"},
+                "results": schema,
+            },
+        }
+
+    def get_next_link(self):
+        if not self.has_next or not self.page:
+            return None
+        last = self.page[-1]
+        token = f"{last.charge_period_start.isoformat()}|{last.pk}"
+        cursor = base64.urlsafe_b64encode(token.encode()).decode()
+        return replace_query_param(self.base_url, self.cursor_query_param, cursor)
+
+    def get_previous_link(self):
+        return None
+
+    def _decode(self, request):
+        encoded = request.query_params.get(self.cursor_query_param)
+        if not encoded:
+            return None
+        try:
+            start, _, pk = base64.urlsafe_b64decode(encoded.encode()).decode().partition("|")
+            return dt.datetime.fromisoformat(start), int(pk)
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            raise NotFound(self.invalid_cursor_message) from None
+
+
+class CostLineItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    """FOCUS 1.2 cost line items, for drill-down. Lists are bounded by ChargePeriodStart:
+    `charge_period_after` (>=) and `charge_period_before` (<), at most 93 days apart; without
+    them the current UTC month is listed. Cursor-paginated in (ChargePeriodStart, id) order.
+    Tags: `tag=env:prod` (repeatable, all must match) and `tag_key=env`. Totals over longer
+    periods come from /api/v1/cost-query/."""
+
+    queryset = CostLineItem.objects.all()
+    serializer_class = s.CostLineItemSerializer
+    filterset_class = CostLineItemFilterSet
+    pagination_class = LineItemPagination
+    ordering_fields = None  # the cursor fixes the order
+
+    def filter_queryset(self, queryset):
+        if self.action == "retrieve":
+            return queryset  # an id is an id: the list's default month does not apply
+        queryset = super().filter_queryset(queryset)
+        if "tenant" not in self.request.query_params:
+            # Most callers see one tenant: name it, so each page is one range of the
+            # (tenant, charge_period_start, id) index instead of a sort of the window.
+            tenants = allowed_tenants(self.request.user, Capability.VIEW_COSTS)
+            only = list(tenants.values_list("pk", flat=True)[:2]) if tenants is not None else []
+            if len(only) == 1:
+                queryset = queryset.filter(tenant_id=only[0])
+        return queryset
+
+
+class ImportRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    """Cost imports with their counts, totals, warnings and errors (examples with line numbers)
+    and, while running, progress. POST uploads a FOCUS file: multipart `file` (or JSON with base64
+    `content`), `tenant`, optional `source_key`, `policy` (reject_file | skip_rows), `force`. The
+    file is queued for import and the pending run is answered with 202; with `wait=true` (query
+    or body; files up to 20 MB) it is imported during the request: 201, or 400 with the failed
+    run and its reasons. A file that is not FOCUS at all is a 400 at once."""
+
+    queryset = ImportRun.objects.all()
+    serializer_class = s.ImportUploadSerializer
+    filterset_class = ImportRunFilterSet
+    pagination_class = NewestFirstCursorPagination
+    ordering_fields = None
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return s.ImportUploadSerializer
+        return s.ImportRunSerializer
+
+    @extend_schema(
+        request={
+            "multipart/form-data": s.ImportUploadSerializer,
+            "application/json": s.ImportUploadSerializer,
+        },
+        responses={
+            201: s.ImportRunSerializer,
+            202: s.ImportRunSerializer,
+            400: OpenApiTypes.OBJECT,
+        },
+        parameters=[OpenApiParameter("wait", OpenApiTypes.BOOL, description="Import at once.")],
+    )
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        wait = data["wait"] or request.query_params.get("wait", "").lower() in ("1", "true")
+        options = {
+            "actor": request.user,
+            "tenant": data["tenant"],
+            "file": data["stream"],
+            "file_name": data["file_name"],
+            "source_key": data["source_key"],
+            "policy": data["policy"],
+            "force": data["force"],
+        }
+        if not wait:
+            run = cost_upload_enqueue(**options)
+            return self._run_response(run, status.HTTP_202_ACCEPTED)
+        run = cost_file_import(**options)
+        if run.status == ImportRun.Status.FAILED:
+            body = {
+                "detail": run.error,
+                "import_run": s.ImportRunSerializer(
+                    run, context=self.get_serializer_context()
+                ).data,
+            }
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        return self._run_response(run, status.HTTP_201_CREATED)
+
+    def _run_response(self, run, code):
+        data = s.ImportRunSerializer(run, context=self.get_serializer_context()).data
+        location = reverse("api:importrun-detail", kwargs={"pk": run.pk})
+        return Response(data, status=code, headers={"Location": location})
+
+
+_QUERY_PARAMETERS = [
+    OpenApiParameter(
+        "tenant",
+        OpenApiTypes.STR,
+        description="Tenant id or slug; required when you can view several tenants' costs.",
+    ),
+    OpenApiParameter(
+        "group_by",
+        OpenApiTypes.STR,
+        description="Comma-separated: day, month, provider, service, service_category, region, "
+        "sub_account, sub_account_name, resource, connection, charge_category, billing_currency, "
+        "business_unit, project, feature, environment, cost_center, tag:<key>.",
+    ),
+    OpenApiParameter("start", OpenApiTypes.DATE, description="First day (tenant's time zone)."),
+    OpenApiParameter("end", OpenApiTypes.DATE, description="Last day, inclusive."),
+    OpenApiParameter("currency", OpenApiTypes.STR, description="Default: the tenant's."),
+    OpenApiParameter("amounts", OpenApiTypes.STR, enum=["gross", "net"]),
+    OpenApiParameter("order", OpenApiTypes.STR, description="e.g. -billed_cost or month."),
+    OpenApiParameter("limit", OpenApiTypes.INT, description="Rows (default 10000)."),
+    OpenApiParameter("tag", OpenApiTypes.STR, description="key:value filter, repeatable."),
+    *(
+        OpenApiParameter(name, OpenApiTypes.STR, description="Filter, repeatable.")
+        for name in query.FILTERABLE
+    ),
+]
+
+
+class CostQueryView(APIView):
+    """Costs grouped by any dimensions over the daily rollups, in the tenant's reporting currency
+    (converted per day), gross or net of VAT as the tenant chose. Amounts are Decimal strings.
+    Filters: repeat a parameter for several values (`service=A&service=B`)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(parameters=_QUERY_PARAMETERS, responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        params = request.query_params
+        try:
+            tenant = query.cost_tenant_for(request.user, params.get("tenant"))
+            spec = query.CostQuery(
+                tenant=tenant,
+                group_by=query.parse_group_by(params.get("group_by")),
+                start=_date_param(params, "start"),
+                end=_date_param(params, "end"),
+                filters={
+                    name: params.getlist(name)
+                    for name in (*query.FILTERABLE, *query.ALIASES)
+                    if name in params
+                },
+                tags=_tag_params(params.getlist("tag")),
+                currency=params.get("currency") or None,
+                amounts=params.get("amounts") or None,
+                order=params.get("order") or None,
+                limit=_int_param(params, "limit", query.DEFAULT_LIMIT),
+            )
+            result = query.run_cost_query(spec)
+        except query.QueryError as exc:
+            body = {exc.param or "detail": [str(exc)]}
+            if exc.missing_rates:
+                body["missing_rates"] = exc.missing_rates
+            if exc.status == 403:
+                return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        return Response(query.result_json(result, tenant))
+
+
+class CostExportView(APIView):
+    """A tenant's costs for one month (of ChargePeriodStart, UTC) as a FOCUS 1.2 file, streamed:
+    `format=csv` (default) or `parquet`. Passes our conformance checker (manage.py focus_check)."""
+
+    permission_classes = [IsAuthenticated]
+
+    def perform_content_negotiation(self, request, force=False):
+        # `format` names the file format here, not DRF's renderer override: errors stay JSON.
+        renderer = self.get_renderers()[0]
+        return renderer, renderer.media_type
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("tenant", OpenApiTypes.STR, description="Tenant id or slug."),
+            OpenApiParameter(
+                "period", OpenApiTypes.STR, description="YYYY-MM (default: this month, UTC)."
+            ),
+            OpenApiParameter("format", OpenApiTypes.STR, enum=list(export.FORMATS)),
+        ],
+        responses={(200, "text/csv"): OpenApiTypes.BINARY, 400: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        params = request.query_params
+        try:
+            tenant = query.cost_tenant_for(request.user, params.get("tenant"))
+            period = params.get("period") or timezone.now().astimezone(dt.UTC).strftime("%Y-%m")
+            start, end = export.parse_period(period)
+            fmt = export.parse_format(params.get("format"))
+        except query.QueryError as exc:
+            code = status.HTTP_403_FORBIDDEN if exc.status == 403 else status.HTTP_400_BAD_REQUEST
+            return Response({exc.param or "detail": [str(exc)]}, status=code)
+        except export.ExportError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        plan = export.export_plan(tenant.pk, start, end)
+        response = StreamingHttpResponse(
+            export.stream_export(plan, fmt), content_type=export.CONTENT_TYPES[fmt]
+        )
+        name = export.file_name(tenant, period, fmt)
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response["X-Focus-Rows"] = str(plan.rows)
+        return response
+
+
+def _date_param(params, name: str) -> dt.date | None:
+    value = params.get(name)
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise query.QueryError(
+            f"{name} must be a date as YYYY-MM-DD (got {value!r}).", param=name
+        ) from None
+
+
+def _int_param(params, name: str, default: int) -> int:
+    value = params.get(name)
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise query.QueryError(
+            f"{name} must be a whole number (got {value!r}).", param=name
+        ) from None
+
+
+def _tag_params(values: list[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for item in values:
+        key, sep, value = item.partition(":")
+        if not sep or not key:
+            raise query.QueryError(
+                f"Use tag=key:value, e.g. tag=env:prod (got {item!r}).", param="tag"
+            )
+        pairs.append((key, value))
+    return pairs

@@ -382,3 +382,15 @@ CREATE_PAYLOADS["connection"] = lambda w: {
 }
 
 from tests.contracts import samples_extra  # noqa: E402, F401  (registers more cases)
+
+# A FOCUS upload as JSON (base64 content), imported during the request (wait) so it answers 201.
+CREATE_PAYLOADS["importrun"] = lambda w: {
+    "tenant": w.b.pk,
+    "source_key": "contract-upload",
+    "file_name": "contract.csv",
+    "content": __import__("base64")
+    .b64encode(__import__("tests.contracts.samples_extra", fromlist=["*"])._focus_file().read())
+    .decode(),
+    "policy": "reject_file",
+    "wait": True,
+}

@@ -89,3 +89,223 @@ def _case_cost_file_import(world):
             actor=actor, tenant=world.a, file=_focus_file(), file_name="case.csv"
         ),
     )
+
+
+# --- cost sources and exchange rates ---------------------------------------------------------
+_source_seq = iter(range(10**9))
+_servers: dict[str, object] = {}
+
+
+def _running(name: str, factory):
+    """One simulator per test process, started on first use (the pull and fetch cases talk to
+    real HTTP servers; daemon threads, gone with the process)."""
+    if name not in _servers:
+        _servers[name] = factory().start()
+    return _servers[name]
+
+
+def _yandex_sim():
+    from providers.adapters.yandex.simulator import SimulatorConfig, YandexCloudSimulator
+
+    return _running(
+        "yandex", lambda: YandexCloudSimulator(SimulatorConfig(folders=1, resources_per_folder=10))
+    )
+
+
+def _cost_source(tenant, **extra):
+    from providers.services.cost_sources import cost_source_create
+
+    return cost_source_create(
+        actor=None,
+        tenant=tenant,
+        kind=extra.pop("kind", "yandex_billing_export"),
+        name=f"Cost source {next(_source_seq)}",
+        bucket=extra.pop("bucket", "billing-bucket"),
+        credentials=extra.pop(
+            "credentials", {"access_key_id": "YCAJEsample", "secret_access_key": "YCsample"}
+        ),
+        start_pull=False,
+        **extra,
+    )
+
+
+@sample("providers.costsource")
+def _sample_cost_source(world, tenant):
+    return _cost_source(tenant)
+
+
+@sample("providers.costsourceobject")
+def _sample_cost_source_object(world, tenant):
+    from django.utils import timezone
+
+    source = _cost_source(tenant)
+    return source.bucket_objects.create(
+        tenant=tenant, key="yc/20260214.csv", etag="e", outcome="imported", pulled_at=timezone.now()
+    )
+
+
+@service_case("providers.services.cost_sources.cost_source_create")
+def _case_cost_source_create(world):
+    from providers.services.cost_sources import cost_source_create
+
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: cost_source_create(
+            actor=actor,
+            tenant=world.a,
+            kind="yandex_billing_export",
+            name="Export",
+            bucket="billing-bucket",
+            credentials={"access_key_id": "YCAJEkey", "secret_access_key": "YCsecret"},
+            start_pull=False,
+        ),
+    )
+
+
+@service_case("providers.services.cost_sources.cost_source_update")
+def _case_cost_source_update(world):
+    from providers.services.cost_sources import cost_source_update
+
+    source = _cost_source(world.a)
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: cost_source_update(actor=actor, source=source, prefix="new/"),
+    )
+
+
+@service_case("providers.services.cost_sources.cost_source_set_enabled")
+def _case_cost_source_set_enabled(world):
+    from providers.services.cost_sources import cost_source_set_enabled
+
+    source = _cost_source(world.a)
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: cost_source_set_enabled(actor=actor, source=source, enabled=False),
+    )
+
+
+@service_case("providers.services.cost_sources.cost_source_delete")
+def _case_cost_source_delete(world):
+    from providers.services.cost_sources import cost_source_delete
+
+    source = _cost_source(world.a)
+    return world.owner_a, world.a, lambda actor: cost_source_delete(actor=actor, source=source)
+
+
+@service_case("providers.services.cost_sources.cost_source_request_pull")
+def _case_cost_source_request_pull(world):
+    from providers.services.cost_sources import cost_source_request_pull
+
+    source = _cost_source(world.a)
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: cost_source_request_pull(actor=actor, source=source),
+    )
+
+
+@service_case("providers.services.cost_sources.cost_source_pull")
+def _case_cost_source_pull(world):
+    from providers.adapters.yandex.simulator_billing import BILLING_BUCKET
+    from providers.adapters.yandex.simulator_storage import (
+        DEFAULT_ACCESS_KEY_ID,
+        DEFAULT_SECRET_KEY,
+    )
+    from providers.services.cost_sources import cost_source_pull
+
+    # A real pull over HTTP of a prefix with no files: one summary event, no file imports.
+    source = _cost_source(
+        world.a,
+        endpoint_url=_yandex_sim().s3_url,
+        bucket=BILLING_BUCKET,
+        prefix="nothing-here/",
+        credentials={
+            "access_key_id": DEFAULT_ACCESS_KEY_ID,
+            "secret_access_key": DEFAULT_SECRET_KEY,
+        },
+    )
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: cost_source_pull(actor=actor, source_id=source.pk, trigger="manual"),
+    )
+
+
+@service_case("providers.services.cost_sources.yandex_export_import")
+def _case_yandex_export_import(world):
+    import datetime as dt
+    import io
+
+    from providers.adapters.yandex.simulator_billing import BillingExport
+    from providers.adapters.yandex.simulator_inventory import Inventory, InventoryConfig
+    from providers.services.cost_sources import yandex_export_import
+
+    day = dt.date(2026, 2, 14)
+    export = BillingExport(
+        Inventory(InventoryConfig(folders=1, resources_per_folder=10)), today=day
+    )
+    body = export.file(day).body
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: yandex_export_import(
+            actor=actor,
+            tenant=world.a,
+            file=io.BytesIO(body),
+            file_name="billing/20260214.csv",
+            source_key="yc-case",
+        ),
+    )
+
+
+@service_case("providers.services.rates.exchange_rate_set")
+def _case_exchange_rate_set(world):
+    import datetime as dt
+
+    from providers.services.rates import exchange_rate_set
+    from tests.contracts.samples import Platform
+
+    return (
+        world.operator_a,
+        lambda result: Platform,  # rates are platform data: the platform chain
+        lambda actor: exchange_rate_set(
+            actor=actor, currency="USD", date=dt.date(2026, 2, 14), rate="92.5"
+        ),
+    )
+
+
+@service_case("providers.services.rates.exchange_rate_clear")
+def _case_exchange_rate_clear(world):
+    import datetime as dt
+
+    from providers.services.rates import exchange_rate_clear, exchange_rate_set
+    from tests.contracts.samples import Platform
+
+    day = dt.date(2026, 2, 14)
+    exchange_rate_set(actor=None, currency="EUR", date=day, rate="99.5")
+    return (
+        world.operator_a,
+        lambda result: Platform,
+        lambda actor: exchange_rate_clear(actor=actor, currency="EUR", date=day),
+    )
+
+
+@service_case("providers.services.rates.exchange_rates_fetch")
+def _case_exchange_rates_fetch(world):
+    import datetime as dt
+
+    from providers.costs.cbr_simulator import CbrSimulator
+    from providers.services.rates import exchange_rates_fetch
+    from tests.contracts.samples import Platform
+
+    url = _running("cbr", CbrSimulator).rates_url
+    return (
+        world.superuser,
+        lambda result: Platform,
+        lambda actor: exchange_rates_fetch(
+            actor=actor, first_day=dt.date(2026, 2, 13), last_day=dt.date(2026, 2, 16), base_url=url
+        ),
+    )

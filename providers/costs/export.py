@@ -1,0 +1,382 @@
+"""FOCUS 1.2 export of a tenant's cost line items for a period (CSV or Parquet), streaming.
+
+Rows are read through a server-side cursor inside one read transaction (a consistent snapshot:
+an import committing meanwhile cannot leave the file half old, half new) and written in chunks,
+so memory does not grow with the number of rows; Parquet holds one row group at a time.
+
+Columns: every FOCUS column that holds a value in the period, the mandatory ones always, and
+AvailabilityZone, CommitmentDiscountId and CommitmentDiscountStatus always (focus-validator 2.2.1
+needs them even when null). A FOCUS 1.0 source therefore exports as a valid 1.2 file (1.2 added no
+mandatory columns) instead of growing 1.2 columns full of forbidden nulls. Custom columns follow:
+our own ``x_`` columns (VAT, credits, linked resource, provenance, allocation ids), then the
+source file's own custom columns (``x_extensions``), unless one has the name of ours.
+
+The period is a calendar month of ChargePeriodStart in UTC, as FOCUS data and billing periods are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.db import connection, transaction
+
+from providers.focus import spec
+from providers.focus.spec import DataType
+from providers.focus.values import format_datetime, format_decimal, format_key_value
+from providers.focus.writer import (
+    PARQUET_BATCH_ROWS,
+    PARQUET_DECIMAL_PRECISION,
+    PARQUET_DECIMAL_SCALE,
+    FocusCsvWriter,
+    choose_columns,
+)
+
+TABLE = "providers_costlineitem"
+FORMATS = ("csv", "parquet")
+CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
+CURSOR_ROWS = 2_000
+CSV_CHUNK_BYTES = 256 * 1024
+ALWAYS = ("availability_zone", "commitment_discount_id", "commitment_discount_status")
+FOCUS_FIELDS = tuple(c.field for c in spec.columns_for("1.2"))
+JSON_FIELDS = frozenset(c.field for c in spec.COLUMNS if c.type is DataType.JSON) | {"x_credits"}
+# Our x_ columns: (row key = table column, header). Provenance columns are never null.
+OWN_EXTENSIONS = {
+    "x_vat_rate": "x_VatRate",
+    "x_vat_amount": "x_VatAmount",
+    "x_credits": "x_Credits",
+    "x_resource_id": "x_ResourceLink",
+    "x_connection_id": "x_ConnectionId",
+    "x_source_key": "x_SourceKey",
+    "x_import_run_id": "x_ImportRunId",
+    "x_business_unit_id": "x_BusinessUnitId",
+    "x_project_id": "x_ProjectId",
+    "x_feature_id": "x_FeatureId",
+    "x_environment_id": "x_EnvironmentId",
+    "x_cost_center_id": "x_CostCenterId",
+}
+ALWAYS_OWN = ("x_source_key", "x_import_run_id")
+
+
+class ExportError(ValueError):
+    """The export cannot be made as asked (bad period or format); the message says why."""
+
+
+@dataclass
+class ExportPlan:
+    tenant_id: int
+    start: dt.datetime
+    end: dt.datetime
+    rows: int
+    focus_fields: list[str]
+    own: dict[str, str]  # our x_ columns: table column -> header
+    extensions: dict[str, str]  # source custom columns: x_extensions key -> header
+    totals: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+
+    @property
+    def custom(self) -> dict[str, str]:
+        return {**self.own, **self.extensions}
+
+
+@dataclass
+class ExportSummary:
+    rows: int
+    columns: int
+    bytes: int
+    seconds: float
+    totals: dict[str, dict[str, str]]
+
+
+def parse_period(period: str) -> tuple[dt.datetime, dt.datetime]:
+    """'2026-01' -> [2026-01-01T00:00Z, 2026-02-01T00:00Z)."""
+    try:
+        month = dt.datetime.strptime(period or "", "%Y-%m").replace(tzinfo=dt.UTC)
+    except ValueError:
+        raise ExportError(f"period must be a month as YYYY-MM (got {period!r})") from None
+    following = (month + dt.timedelta(days=32)).replace(day=1)
+    return month, following
+
+
+def parse_format(value: str | None) -> str:
+    fmt = (value or "csv").lower()
+    if fmt not in FORMATS:
+        raise ExportError(f"format must be csv or parquet (got {value!r})")
+    return fmt
+
+
+def file_name(tenant, period: str, fmt: str) -> str:
+    return f"focus-{tenant.slug}-{period}.{fmt}"
+
+
+def export_plan(
+    tenant_id: int, start: dt.datetime, end: dt.datetime, *, with_totals: bool = False
+) -> ExportPlan:
+    """Which columns hold data in the period and its row count (and totals, for summaries)."""
+    nullable = [f for f in FOCUS_FIELDS if f not in ALWAYS and not spec.BY_FIELD[f].mandatory] + [
+        f for f in OWN_EXTENSIONS if f not in ALWAYS_OWN
+    ]
+    where = "tenant_id = %s AND charge_period_start >= %s AND charge_period_start < %s"
+    params = [tenant_id, start, end]
+    presence = ", ".join(f"bool_or({f} IS NOT NULL)" for f in nullable)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*), {presence} FROM {TABLE} WHERE {where}", params)
+        count, *present = cursor.fetchone()
+        cursor.execute(
+            f"SELECT DISTINCT jsonb_object_keys(x_extensions) FROM {TABLE} "
+            f"WHERE {where} AND x_extensions IS NOT NULL",
+            params,
+        )
+        keys = sorted(row[0] for row in cursor.fetchall())
+        totals = {}
+        if with_totals:
+            cursor.execute(
+                f"SELECT billing_currency, coalesce(sum(billed_cost), 0), "
+                f"coalesce(sum(effective_cost), 0), coalesce(sum(list_cost), 0) FROM {TABLE} "
+                f"WHERE {where} GROUP BY billing_currency ORDER BY billing_currency",
+                params,
+            )
+            totals = {
+                currency: {"billed_cost": billed, "effective_cost": effective, "list_cost": lst}
+                for currency, billed, effective, lst in cursor.fetchall()
+            }
+    has = dict(zip(nullable, present, strict=True))
+    focus = [f for f in FOCUS_FIELDS if f in ALWAYS or spec.BY_FIELD[f].mandatory or has.get(f)]
+    own = {f: h for f, h in OWN_EXTENSIONS.items() if f in ALWAYS_OWN or has.get(f)}
+    taken = set(own) | {h.lower() for h in own.values()}
+    extensions = {}
+    for key in keys:
+        header = spec.extension_column(key)
+        if key.startswith("x_") and key not in taken and header.lower() not in taken:
+            extensions[key] = header
+    return ExportPlan(tenant_id, start, end, count, focus, own, extensions, totals)
+
+
+def export_rows(plan: ExportPlan) -> Iterator[dict[str, Any]]:
+    """The period's rows as writer dicts, in (ChargePeriodStart, id) order, from a server cursor.
+
+    Runs inside its own read transaction; JSON columns are read as text and parsed with Decimal
+    numbers, so tag values are written back exactly as they were loaded.
+    """
+    columns = [*plan.focus_fields, *plan.own]
+    select = [f"{c}::text" if c in JSON_FIELDS else c for c in columns]
+    if plan.extensions:
+        select.append("x_extensions::text")
+    sql = (
+        f"SELECT {', '.join(select)} FROM {TABLE} WHERE tenant_id = %s "
+        "AND charge_period_start >= %s AND charge_period_start < %s "
+        "ORDER BY charge_period_start, id"
+    )
+    json_positions = [i for i, c in enumerate(columns) if c in JSON_FIELDS]
+    with transaction.atomic():
+        connection.ensure_connection()
+        name = f"focus_export_{uuid.uuid4().hex}"
+        with connection.connection.cursor(name=name) as cursor:
+            cursor.itersize = CURSOR_ROWS
+            cursor.execute(sql, [plan.tenant_id, plan.start, plan.end])
+            for record in cursor:
+                values = list(record[: len(columns)])
+                for i in json_positions:
+                    if values[i] is not None:
+                        values[i] = _json(values[i])
+                row = dict(zip(columns, values, strict=True))
+                if plan.extensions and record[-1] is not None:
+                    extra = json.loads(record[-1])
+                    for key in plan.extensions:
+                        row[key] = extra.get(key)
+                yield row
+
+
+def csv_chunks(plan: ExportPlan, rows: Iterator[dict]) -> Iterator[bytes]:
+    focus, custom = choose_columns(None, plan.focus_fields, plan.custom)
+    buffer = io.StringIO()
+    writer = FocusCsvWriter(buffer, focus, custom)
+    writer.write_header()
+    for row in rows:
+        writer.write_row(row)
+        if buffer.tell() >= CSV_CHUNK_BYTES:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+def parquet_chunks(
+    plan: ExportPlan, rows: Iterator[dict], *, batch_rows: int = PARQUET_BATCH_ROWS
+) -> Iterator[bytes]:
+    """The same schema as providers.focus.writer.write_focus_parquet, one row group at a time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    focus, custom = choose_columns(None, plan.focus_fields, plan.custom)
+    arrow_types = {
+        DataType.DECIMAL: pa.decimal128(PARQUET_DECIMAL_PRECISION, PARQUET_DECIMAL_SCALE),
+        DataType.DATETIME: pa.timestamp("s", tz="UTC"),
+    }
+    schema = pa.schema(
+        [pa.field(c.name, arrow_types.get(c.type, pa.string())) for c in focus]
+        + [pa.field(header, pa.string()) for header in custom.values()]
+    )
+    cells: list[tuple[str, Callable[[Any], Any]]] = [
+        (c.field, _parquet_cell(c.type)) for c in focus
+    ] + [(key, _custom_text) for key in custom]
+    sink = _Sink()
+    stream = pa.PythonFile(sink, mode="w")
+    writer = pq.ParquetWriter(stream, schema)
+    try:
+        batch: list[dict] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= batch_rows:
+                writer.write_batch(_record_batch(pa, schema, cells, batch))
+                batch = []
+                yield sink.take()
+        if batch:
+            writer.write_batch(_record_batch(pa, schema, cells, batch))
+    finally:
+        writer.close()
+        stream.close()
+    yield sink.take()
+
+
+def stream_export(plan: ExportPlan, fmt: str) -> Iterator[bytes]:
+    rows = export_rows(plan)
+    return parquet_chunks(plan, rows) if fmt == "parquet" else csv_chunks(plan, rows)
+
+
+def focus_export(
+    *,
+    actor,
+    tenant,
+    period: str,
+    fmt: str,
+    target: str | Path,
+    progress: Callable[[int, int], None] | None = None,
+) -> ExportSummary:
+    """Write the export to a file (for the CLI and the admin); ``progress(rows_done, rows)``.
+
+    ``actor`` must be able to view the tenant's costs (None: the system, e.g. a command).
+    """
+    from core.capabilities import Capability
+    from core.services.guards import require_capability
+
+    require_capability(actor, Capability.VIEW_COSTS, tenant, action="view")
+    start, end = parse_period(period)
+    fmt = parse_format(fmt)
+    started = time.monotonic()
+    plan = export_plan(tenant.pk, start, end, with_totals=True)
+    done = 0
+
+    def counted() -> Iterator[dict]:
+        nonlocal done
+        for row in export_rows(plan):
+            yield row
+            done += 1
+            if progress and done % 10_000 == 0:
+                progress(done, plan.rows)
+
+    size = 0
+    chunks = parquet_chunks(plan, counted()) if fmt == "parquet" else csv_chunks(plan, counted())
+    target = Path(target)
+    partial = target.with_name(target.name + ".part")  # a failed export leaves no half file
+    try:
+        with partial.open("wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+                size += len(chunk)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    if progress:
+        progress(done, plan.rows)
+    return ExportSummary(
+        rows=done,
+        columns=len(plan.focus_fields) + len(plan.custom),
+        bytes=size,
+        seconds=time.monotonic() - started,
+        totals={
+            currency: {name: format_decimal(value) for name, value in sums.items()}
+            for currency, sums in plan.totals.items()
+        },
+    )
+
+
+# --- cells --------------------------------------------------------------------------------------
+
+
+def _json(text: str) -> Any:
+    return json.loads(text, parse_float=Decimal)
+
+
+def _parquet_cell(kind: DataType) -> Callable[[Any], Any]:
+    if kind is DataType.DECIMAL:
+        return _decimal_cell
+    if kind is DataType.DATETIME:
+        return _datetime_cell
+    if kind is DataType.JSON:
+        return format_key_value
+    return str
+
+
+def _decimal_cell(value: Decimal) -> Decimal:
+    format_decimal(value)  # same type and finiteness rules as the CSV
+    return value
+
+
+def _datetime_cell(value: dt.datetime) -> dt.datetime:
+    format_datetime(value)  # same awareness and whole-second rules as the CSV
+    return value
+
+
+def _custom_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if type(value) is int:
+        return str(value)
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    if isinstance(value, dt.datetime):
+        return format_datetime(value)
+    if isinstance(value, dict):
+        return format_key_value(value)
+    return str(value)
+
+
+def _record_batch(pa, schema, cells, batch: list[dict]):
+    data = [
+        [None if (v := row.get(key)) is None else fmt(v) for row in batch] for key, fmt in cells
+    ]
+    return pa.record_batch(data, schema=schema)
+
+
+class _Sink(io.RawIOBase):
+    """Collects what pyarrow writes until the stream takes it: at most one row group."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._parts: list[bytes] = []
+        self._written = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        chunk = bytes(data)
+        self._parts.append(chunk)
+        self._written += len(chunk)
+        return len(chunk)
+
+    def tell(self) -> int:
+        return self._written
+
+    def take(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts = []
+        return data
