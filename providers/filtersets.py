@@ -18,6 +18,8 @@ from core.models import Tenant
 from providers.models import (
     Connection,
     CostLineItem,
+    CostSource,
+    CostSourceObject,
     ImportRun,
     ProviderType,
     Resource,
@@ -351,3 +353,29 @@ class ImportRunFilterSet(TenantScopedFilterSet):
     class Meta:
         model = ImportRun
         fields = ["tenant", "connection", "status", "source", "source_key"]
+
+
+# --- cost sources ---------------------------------------------------------------------------
+class CostSourceFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    kind = django_filters.ChoiceFilter(choices=CostSource.Kind.choices)
+    status = django_filters.ChoiceFilter(choices=CostSource.Status.choices)
+    connection = django_filters.ModelChoiceFilter(queryset=Connection.objects.all())
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
+
+    class Meta:
+        model = CostSource
+        fields = ["tenant", "kind", "status", "connection", "q"]
+
+
+class CostSourceObjectFilterSet(TenantScopedFilterSet):
+    """The bucket objects of ONE source (the URL names it)."""
+
+    outcome = django_filters.ChoiceFilter(choices=CostSourceObject.Outcome.choices)
+    key_prefix = django_filters.CharFilter(
+        field_name="key", lookup_expr="startswith", label="Key starts with"
+    )
+
+    class Meta:
+        model = CostSourceObject
+        fields = ["outcome", "key_prefix"]

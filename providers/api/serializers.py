@@ -27,6 +27,8 @@ from providers.costs.uploads import MAX_WAIT_BYTES, cost_upload_check
 from providers.models import (
     Connection,
     CostLineItem,
+    CostSource,
+    CostSourceObject,
     ImportRun,
     Resource,
     ResourceEvent,
@@ -35,6 +37,7 @@ from providers.models import (
     SyncRun,
 )
 from providers.services.connections import MIN_INTERVAL
+from providers.services.cost_sources import MIN_INTERVAL as COST_SOURCE_MIN_INTERVAL
 
 MAX_INTERVAL = timedelta(days=366)
 
@@ -309,6 +312,27 @@ class ImportRunSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def uploaded_stream(attrs: dict) -> tuple[io.IOBase, str, str]:
+    """Pop ``file`` (multipart) or ``content`` (base64, for JSON clients) from ``attrs``:
+    (stream, file name, the field it came in). Exactly one of them must be given."""
+    upload, content = attrs.pop("file", None), attrs.pop("content", None)
+    if (upload is None) == (content is None):
+        raise serializers.ValidationError(
+            {"file": _("Send the file as multipart “file”, or base64 in “content”.")}
+        )
+    if upload is not None:
+        return upload, upload.name, "file"
+    try:
+        raw = base64.b64decode(content, validate=True)
+    except (binascii.Error, ValueError):
+        raise serializers.ValidationError({"content": _("Not valid base64.")}) from None
+    return io.BytesIO(raw), "upload.csv", "content"
+
+
+def stream_size(stream) -> int:
+    return getattr(stream, "size", None) or len(stream.getbuffer())
+
+
 class ImportUploadSerializer(TenantScopedSerializer):
     """A FOCUS file to import: multipart ``file``, or JSON with the bytes base64-encoded in
     ``content``. Queued (202) unless ``wait`` is true (small files only: imported at once, 201)."""
@@ -362,28 +386,185 @@ class ImportUploadSerializer(TenantScopedSerializer):
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
-        upload, content = attrs.pop("file", None), attrs.pop("content", None)
-        if (upload is None) == (content is None):
-            raise serializers.ValidationError(
-                {"file": _("Send the file as multipart “file”, or base64 in “content”.")}
-            )
-        field = "file" if upload is not None else "content"
-        if upload is not None:
-            stream, name = upload, upload.name
-        else:
-            try:
-                raw = base64.b64decode(content, validate=True)
-            except (binascii.Error, ValueError):
-                raise serializers.ValidationError({"content": _("Not valid base64.")}) from None
-            stream, name = io.BytesIO(raw), "upload.csv"
+        stream, name, field = uploaded_stream(attrs)
         try:
             cost_upload_check(stream)
         except DjangoValidationError as exc:
             raise serializers.ValidationError({field: exc.messages}) from None
-        size = getattr(stream, "size", None) or len(stream.getbuffer())
-        if attrs.get("wait") and size > MAX_WAIT_BYTES:
+        if attrs.get("wait") and stream_size(stream) > MAX_WAIT_BYTES:
             raise serializers.ValidationError(
                 {"wait": _("Files over 20 MB are imported in the background; omit “wait”.")}
+            )
+        attrs["stream"] = stream
+        attrs["file_name"] = attrs.get("file_name") or name
+        return attrs
+
+
+# --- cost sources -------------------------------------------------------------------------------
+class StorageKeysSerializer(serializers.Serializer):
+    """A static access key pair of the bucket's storage (write-only)."""
+
+    access_key_id = serializers.CharField(max_length=256)
+    secret_access_key = serializers.CharField(max_length=256, style={"input_type": "password"})
+
+
+class CostSourceSerializer(TenantScopedSerializer):
+    """An S3-compatible bucket of billing files pulled on a schedule. The key pair is
+    write-only: accepted on create/update, never returned (``has_credentials`` says whether one
+    is stored). ``pull_interval`` is in seconds."""
+
+    tenant = serializers.PrimaryKeyRelatedField(queryset=Tenant.objects.all())
+    credentials = StorageKeysSerializer(
+        write_only=True,
+        help_text='{"access_key_id": "...", "secret_access_key": "..."}, write-only: never '
+        "returned. Omit on update to keep the stored pair.",
+    )
+    has_credentials = serializers.SerializerMethodField()
+    pull_interval = SecondsField(
+        required=False,
+        min_value=int(COST_SOURCE_MIN_INTERVAL.total_seconds()),
+        max_value=int(MAX_INTERVAL.total_seconds()),
+        help_text="Seconds between scheduled pulls (default 3600, at least 300).",
+    )
+    source_key = serializers.CharField(
+        read_only=True,
+        help_text="The x_source_key of this source's line items and import runs.",
+    )
+
+    class Meta:
+        model = CostSource
+        fields = [
+            "id",
+            "tenant",
+            "kind",
+            "name",
+            "connection",
+            "endpoint_url",
+            "bucket",
+            "prefix",
+            "region",
+            "credentials",
+            "has_credentials",
+            "policy",
+            "focus_replace",
+            "start_date",
+            "pull_interval",
+            "source_key",
+            "status",
+            "last_error",
+            "last_pull_at",
+            "next_pull_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "status",
+            "last_error",
+            "last_pull_at",
+            "next_pull_at",
+            "created_at",
+            "updated_at",
+        ]
+        # DRF would turn the (tenant, name) constraint into a non-field error that also makes
+        # ``tenant`` required on updates; validate() answers on ``name`` instead.
+        validators = []
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None:
+            # A source never changes tenant or kind (its data and key depend on both).
+            fields["tenant"].read_only = True
+            fields["kind"].read_only = True
+            fields["credentials"].required = False
+        else:
+            request = self.context.get("request")
+            manageable = allowed_tenants(
+                getattr(request, "user", None), Capability.MANAGE_CONNECTIONS, action="add"
+            )
+            if manageable is not None:
+                fields["tenant"].queryset = Tenant.objects.filter(pk__in=manageable.values("pk"))
+        return fields
+
+    def get_has_credentials(self, obj) -> bool:
+        return bool(obj.credentials_encrypted)
+
+    def validate_credentials(self, value):
+        # A partial update makes the nested fields optional too; a key pair is all or nothing.
+        missing = [k for k in ("access_key_id", "secret_access_key") if not value.get(k)]
+        if missing:
+            raise serializers.ValidationError({k: [_("This field is required.")] for k in missing})
+        return dict(value)
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        tenant = attrs.get("tenant") or getattr(self.instance, "tenant", None)
+        name = attrs.get("name")
+        if tenant is not None and name:
+            taken = CostSource.objects.filter(tenant=tenant, name=name)
+            if self.instance is not None:
+                taken = taken.exclude(pk=self.instance.pk)
+            if taken.exists():
+                raise serializers.ValidationError(
+                    {"name": _("This tenant already has a cost source with this name.")}
+                )
+        return attrs
+
+
+class CostSourceObjectSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CostSourceObject
+        fields = [
+            "id",
+            "source",
+            "key",
+            "etag",
+            "last_modified",
+            "size",
+            "outcome",
+            "policy",
+            "import_run",
+            "pulled_at",
+        ]
+        read_only_fields = fields
+
+
+class YandexExportUploadSerializer(serializers.Serializer):
+    """One Yandex Cloud daily billing export file, imported into the source at once: multipart
+    ``file`` or base64 ``content``. It replaces the source's rows for its MSK day."""
+
+    file = serializers.FileField(
+        write_only=True, required=False, help_text="A daily export CSV (…YYYYMMDD.csv[.gz])."
+    )
+    content = serializers.CharField(
+        write_only=True,
+        required=False,
+        trim_whitespace=False,
+        help_text="Instead of `file`: the file's bytes, base64-encoded (JSON requests).",
+    )
+    file_name = serializers.CharField(
+        required=False,
+        max_length=255,
+        help_text="Defaults to the uploaded file's name; its YYYYMMDD names the day.",
+    )
+    day = serializers.DateField(
+        required=False, help_text="The MSK day the file holds, if its name does not say."
+    )
+    policy = serializers.ChoiceField(
+        choices=ImportRun.BadRowPolicy.choices,
+        required=False,
+        help_text="Default: the source's bad-row policy.",
+    )
+    force = serializers.BooleanField(
+        default=False, help_text="Import even if this exact file was already loaded."
+    )
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        stream, name, field = uploaded_stream(attrs)
+        # Yandex files have no queued import path: they are imported during the request.
+        if stream_size(stream) > MAX_WAIT_BYTES:
+            raise serializers.ValidationError(
+                {field: _("Files over 20 MB cannot be uploaded here; let the source pull them.")}
             )
         attrs["stream"] = stream
         attrs["file_name"] = attrs.get("file_name") or name

@@ -12,6 +12,7 @@ ROUTES = [
     ("resource-metrics-daily", views.ResourceMetricDailyViewSet, "resourcemetricdaily"),
     ("cost-line-items", views.CostLineItemViewSet, "costlineitem"),
     ("import-runs", views.ImportRunViewSet, "importrun"),
+    ("cost-sources", views.CostSourceViewSet, "costsource"),
 ]
 
 # Not model collections (aggregates and a file), so plain views beside the router.

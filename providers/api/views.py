@@ -36,6 +36,8 @@ from providers.costs.uploads import cost_upload_enqueue
 from providers.filtersets import (
     ConnectionFilterSet,
     CostLineItemFilterSet,
+    CostSourceFilterSet,
+    CostSourceObjectFilterSet,
     ImportRunFilterSet,
     ResourceEventFilterSet,
     ResourceFilterSet,
@@ -46,6 +48,8 @@ from providers.filtersets import (
 from providers.models import (
     Connection,
     CostLineItem,
+    CostSource,
+    CostSourceObject,
     ImportRun,
     Resource,
     ResourceEvent,
@@ -61,6 +65,14 @@ from providers.services.connections import (
     connection_update,
     connection_verify,
     webhook_secret,
+)
+from providers.services.cost_sources import (
+    cost_source_create,
+    cost_source_delete,
+    cost_source_request_pull,
+    cost_source_set_enabled,
+    cost_source_update,
+    yandex_export_import,
 )
 from providers.services.costs import cost_file_import
 
@@ -395,6 +407,171 @@ class ImportRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantS
         data = s.ImportRunSerializer(run, context=self.get_serializer_context()).data
         location = reverse("api:importrun-detail", kwargs={"pk": run.pk})
         return Response(data, status=code, headers={"Location": location})
+
+
+# --- cost sources -------------------------------------------------------------------------------
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+class CostSourceViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    TenantScopedViewSet,
+):
+    """Billing files pulled on a schedule from an S3-compatible bucket: a Yandex Cloud detailed
+    billing export (`yandex_billing_export`) or FOCUS files (`focus_bucket`). `credentials`
+    (`{"access_key_id", "secret_access_key"}`) are write-only; `has_credentials` says whether a
+    pair is stored. `pull_interval` is in seconds. Endpoints other than public S3-compatible
+    stores over HTTPS are for MSP operators only. A new source is pulled at once; its imports
+    are listed under /api/v1/import-runs/ (`source_key`), the bucket objects it dealt with under
+    `{id}/objects/`."""
+
+    queryset = CostSource.objects.all()
+    serializer_class = s.CostSourceSerializer
+    filterset_class = CostSourceFilterSet
+    ordering_fields = ["name", "status", "last_pull_at", "next_pull_at", "created_at"]
+    action_map = {
+        "pull": "pull",
+        "enable": "change",
+        "disable": "change",
+        "objects": "view",
+        "upload": "change",
+    }
+
+    def get_serializer_class(self):
+        if self.action == "objects":
+            return s.CostSourceObjectSerializer
+        if self.action == "upload":
+            return s.YandexExportUploadSerializer
+        return s.CostSourceSerializer
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        source = cost_source_create(actor=request.user, **serializer.validated_data)
+        return Response(self.get_serializer(source).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        source = cost_source_update(
+            actor=request.user, source=serializer.instance, **serializer.validated_data
+        )
+        return Response(self.get_serializer(source).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "purge_costs",
+                OpenApiTypes.BOOL,
+                description="Also delete the cost data the source loaded (default: it stays, "
+                "as billing history).",
+            )
+        ],
+        responses={204: None},
+    )
+    def destroy(self, request, *args, **kwargs):
+        purge = _bool_param(request.query_params, "purge_costs")
+        cost_source_delete(actor=request.user, source=self.get_object(), purge_costs=purge)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={202: _DETAIL})
+    @action(detail=True, methods=["post"])
+    def pull(self, request, pk=None):
+        """Queue a pull now (refused for a disabled source). Its imports appear under
+        /api/v1/import-runs/."""
+        cost_source_request_pull(actor=request.user, source=self.get_object(), trigger="manual")
+        return Response({"detail": "Pull queued."}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={200: s.CostSourceSerializer})
+    @action(detail=True, methods=["post"])
+    def enable(self, request, pk=None):
+        """Resume scheduled pulls; the source is due at once (the next dispatcher tick)."""
+        return self._set_enabled(True)
+
+    @extend_schema(request=None, responses={200: s.CostSourceSerializer})
+    @action(detail=True, methods=["post"])
+    def disable(self, request, pk=None):
+        """Stop scheduled pulls and refuse manual ones until enabled again."""
+        return self._set_enabled(False)
+
+    def _set_enabled(self, enabled: bool):
+        source = cost_source_set_enabled(
+            actor=self.request.user, source=self.get_object(), enabled=enabled
+        )
+        return Response(self.get_serializer(source).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Source id."
+            )
+        ],
+        responses={200: s.CostSourceObjectSerializer(many=True)},
+    )
+    # This action lists another model: its queryset (scoped like any), filters and ordering.
+    @action(
+        detail=True,
+        methods=["get"],
+        queryset=CostSourceObject.objects.order_by("-pulled_at", "-id"),
+        filterset_class=CostSourceObjectFilterSet,
+        ordering_fields=["key", "last_modified", "size", "pulled_at"],
+    )
+    def objects(self, request, pk=None):
+        """The bucket objects this source dealt with (the version last imported or rejected),
+        most recently pulled first. A source forgets them when it is pointed elsewhere."""
+        sources = scope_queryset(CostSource.objects.all(), request.user, "view")
+        source = get_object_or_404(sources, pk=pk)
+        objects = self.get_queryset().filter(source_id=source.pk, tenant_id=source.tenant_id)
+        page = self.paginate_queryset(self.filter_queryset(objects))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        request={
+            "multipart/form-data": s.YandexExportUploadSerializer,
+            "application/json": s.YandexExportUploadSerializer,
+        },
+        responses={201: s.ImportRunSerializer, 400: OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser, JSONParser])
+    def upload(self, request, pk=None):
+        """Import one daily file of a Yandex Cloud billing export into this source now (files
+        up to 20 MB), e.g. days the bucket no longer holds. It replaces the source's rows for
+        its MSK day; a later pull replaces them again only if the bucket's file changes.
+        201 with the import run, or 400 with the failed run and its reasons."""
+        source = self.get_object()
+        if source.kind != CostSource.Kind.YANDEX_BILLING_EXPORT:
+            raise serializers.ValidationError(
+                {"non_field_errors": ["FOCUS files are uploaded to /api/v1/import-runs/."]}
+            )
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        run = yandex_export_import(
+            actor=request.user,
+            tenant=source.tenant,
+            file=data["stream"],
+            file_name=data["file_name"],
+            source_key=source.source_key_for(data["file_name"]),
+            day=data.get("day"),
+            policy=data.get("policy") or source.policy,
+            connection=source.connection,
+            force=data["force"],
+        )
+        body = s.ImportRunSerializer(run, context=self.get_serializer_context()).data
+        if run.status == ImportRun.Status.FAILED:
+            return Response(
+                {"detail": run.error, "import_run": body}, status=status.HTTP_400_BAD_REQUEST
+            )
+        location = reverse("api:importrun-detail", kwargs={"pk": run.pk})
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": location})
+
+
+def _bool_param(params, name: str) -> bool:
+    value = params.get(name, "").strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise serializers.ValidationError({name: [f"{name} must be true or false."]})
+    return value in _TRUE
 
 
 _QUERY_PARAMETERS = [

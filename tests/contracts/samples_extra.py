@@ -309,3 +309,35 @@ def _case_exchange_rates_fetch(world):
             actor=actor, first_day=dt.date(2026, 2, 13), last_day=dt.date(2026, 2, 16), base_url=url
         ),
     )
+
+
+# --- cost sources API ------------------------------------------------------------------------
+from tests.contracts.samples import CREATE_PAYLOADS  # noqa: E402  (kept append-only)
+
+
+def _cost_source_payload(world):
+    from providers.services.connections import connection_create
+
+    # B's own Yandex Cloud connection: an export belongs to one (the relation the matrix swaps).
+    connection = connection_create(
+        actor=None,
+        tenant=world.b,
+        provider="yandex_cloud",
+        name=f"Beta cloud {next(_source_seq)}",
+        credentials={"oauth_token": "y0_contract"},
+        start_sync=False,
+    )
+    return {
+        "tenant": world.b.pk,
+        "kind": "yandex_billing_export",
+        "name": f"Beta export {next(_source_seq)}",
+        "connection": connection.pk,
+        "bucket": "beta-billing",
+        "prefix": "yc/",
+        "credentials": {"access_key_id": "YCAJEcontract", "secret_access_key": "YCcontract"},
+        "policy": "skip_rows",
+        "pull_interval": 1800,
+    }
+
+
+CREATE_PAYLOADS["costsource"] = _cost_source_payload
