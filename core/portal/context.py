@@ -16,6 +16,7 @@ PORTAL_NAV = [
     ("resources", _("Resources"), "portal:resources"),
     ("budgets", _("Budgets"), "portal:budgets"),
     ("savings", _("Savings"), "portal:savings"),
+    ("connections", _("Connections"), "portal:connections"),
     ("team", _("Team"), "portal:team"),
 ]
 

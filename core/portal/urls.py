@@ -2,12 +2,13 @@
 (see ``core.portal.registry.PortalView`` for what each entry says)."""
 
 from core.capabilities import Capability
-from core.portal import costs, views
+from core.portal import connections, costs, resources, views
 from core.portal.registry import PORTAL_VIEWS, PortalView, portal_path
 
 app_name = "portal"
 
 MEMBERSHIP = "core.Membership"
+CONNECTION = {"object_model": "providers.Connection", "object_param": "pk"}
 PUBLIC = {"public": True, "tenant_scoped": False}
 ACCOUNT = {"tenant_scoped": False}  # needs login, not a tenant
 MANAGE_MEMBERS = Capability.MANAGE_MEMBERS.value
@@ -71,6 +72,58 @@ urlpatterns = [
         "costs_upload",
         methods=("POST",),
         capability=MANAGE_CONNECTIONS,
+    ),
+    # Resources (read-only inventory)
+    portal_path("resources/", resources.resources, "resources"),
+    portal_path(
+        "resources/<int:pk>/",
+        resources.resource_detail,
+        "resources_detail",
+        object_model="providers.Resource",
+        object_param="pk",
+    ),
+    # Connections (writes through providers.services.connections)
+    portal_path("connections/", connections.connections, "connections"),
+    portal_path(
+        "connections/add/",
+        connections.connections_add,
+        "connections_add",
+        methods=("GET", "POST"),
+        capability=MANAGE_CONNECTIONS,
+    ),
+    portal_path(
+        "connections/<int:pk>/edit/",
+        connections.connections_edit,
+        "connections_edit",
+        methods=("GET", "POST"),
+        capability=MANAGE_CONNECTIONS,
+        post_data={"name": "Renamed", "sync_interval": "3600"},
+        **CONNECTION,
+    ),
+    portal_path(
+        "connections/<int:pk>/sync/",
+        connections.connections_sync,
+        "connections_sync",
+        methods=("POST",),
+        capability=MANAGE_CONNECTIONS,
+        **CONNECTION,
+    ),
+    portal_path(
+        "connections/<int:pk>/verify/",
+        connections.connections_verify,
+        "connections_verify",
+        methods=("POST",),
+        capability=MANAGE_CONNECTIONS,
+        **CONNECTION,
+    ),
+    portal_path(
+        "connections/<int:pk>/enable/",
+        connections.connections_enable,
+        "connections_enable",
+        methods=("POST",),
+        capability=MANAGE_CONNECTIONS,
+        post_data={"enabled": "0"},
+        **CONNECTION,
     ),
     # Team
     portal_path("team/", views.team, "team"),
