@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from core.audit import record_event, snapshot
 from core.capabilities import Capability
-from core.crypto import decrypt_json, encrypt_json
+from core.crypto import DecryptionError, decrypt_json, encrypt_json
 from core.services.guards import require_capability
 from providers.adapters.base import ProviderAuthError, ProviderError
 from providers.adapters.registry import UnsupportedProvider, validate_settings
@@ -132,8 +132,8 @@ def connection_update(*, actor, connection: Connection, credentials: dict | None
         target=connection,
         before=before,
         after=after,
-        # (not "credentials_…": the audit log redacts any key that sounds like a secret)
-        extra={"secrets_replaced": credentials is not None},
+        # Named so the audit log's redaction (any key mentioning secrets) leaves the flag readable.
+        extra={"login_replaced": credentials is not None},
     )
     return connection
 
@@ -204,6 +204,8 @@ def connection_verify(*, actor, connection: Connection) -> tuple[bool, str]:
         ok, message, status = False, str(exc), Connection.Status.AUTH_FAILED
     except (ProviderError, UnsupportedProvider, ValueError) as exc:
         ok, message = False, str(exc)
+    except DecryptionError:
+        ok, message = False, _("The stored credentials cannot be decrypted; enter them again.")
     with transaction.atomic():
         if status is not None:
             Connection.objects.filter(pk=connection.pk).exclude(
