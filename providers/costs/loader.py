@@ -1,25 +1,34 @@
-"""Load FOCUS-shaped text rows into CostLineItem: COPY in chunks, then swap atomically.
+"""Load FOCUS-shaped text rows into CostLineItem: one streaming COPY, then swap atomically.
 
 Everything happens inside the caller's transaction:
-1. rows stream into the line-item table by COPY, tagged with this import run, in chunks whose
-   monthly partitions are created just before (a partition cannot be created mid-COPY);
-2. the source's previous rows for the replaced range (other runs) are deleted;
-3. the rollups of the touched days are rebuilt.
+1. the source's imports are serialised (a transaction-scoped advisory lock on tenant + source);
+2. rows are rendered to COPY text and streamed into the line-item table, tagged with this import
+   run. Before the first row of a new month its partition is created, and before the first row of
+   a new replace range (``replace(t, t)``: its month for FOCUS files, the day for a daily export)
+   the source's previous rows in that range are deleted; both need the COPY to pause (no other
+   statement can run mid-COPY), which happens once per month or range, not per chunk;
+3. after the last row, the rest of ``replace(first, last)`` (months the file skipped) is deleted;
+4. statistics of the partitions that changed a lot are refreshed, totals taken, and the rollups
+   of the touched days rebuilt.
 Readers see the old data until the commit and the new data after it; a failure or a killed
-process rolls everything back, leaving the previous data untouched. Memory is bounded by the
-chunk size, never by the file size.
+process rolls everything back, leaving the previous data untouched.
+
+Memory is bounded by one batch of rendered rows, never by the file size. Rows are streamed as they
+are read: PostgreSQL parses and indexes one batch while Python reads and renders the next (the
+socket buffers in between), so on two cores the load runs at the speed of the slower side.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import zoneinfo
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from itertools import islice
+from operator import itemgetter
 
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 
 from providers.costs import rollups
 from providers.costs.vat import VatResolver
@@ -27,8 +36,18 @@ from providers.focus import spec
 from providers.partitions import ensure_monthly_partitions
 
 TABLE = "providers_costlineitem"
-CHUNK_ROWS = 20_000
+BATCH_ROWS = 2_000  # rendered rows per COPY write: about 1.5 MB of text
+PROGRESS_ROWS = 20_000  # rows between progress callbacks
 FOCUS_FIELDS = frozenset(c.field for c in spec.columns_for("1.2"))
+# Statistics are refreshed when a load adds at least this share of a partition's rows (or the
+# partition never had any): the replace, totals and rollup queries that follow plan on them.
+ANALYZE_SHARE = 0.1
+ANALYZE_COLUMNS = "(tenant_id, x_source_key, charge_period_start, x_import_run_id)"
+ANALYZE_LOCK_TIMEOUT = "200ms"  # another import of the same month holds it: skip, never wait
+
+_NUL = "\x00"  # marks None cells while a row is joined (PostgreSQL text never holds NUL)
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_json_string = json.encoder.encode_basestring_ascii  # what json.dumps() uses for str
 
 
 @dataclass
@@ -64,47 +83,45 @@ def resource_index(tenant_id: int) -> dict[str, int]:
     return index
 
 
+Replace = Callable[[dt.datetime, dt.datetime], tuple[dt.datetime, dt.datetime]]
+
+
 def load(
     target: LoadTarget,
     fields: Sequence[str],
     rows: Iterable[Sequence[str | None]],
     *,
-    replace: Callable[[dt.datetime, dt.datetime], tuple[dt.datetime, dt.datetime]],
+    replace: Replace,
     progress: Callable[[int], None] | None = None,
+    empty_is_null: bool = False,
 ) -> LoadResult:
     """COPY ``rows`` (text cells in ``fields`` order) and replace the source's older rows.
 
     ``replace(first, last)`` turns the loaded rows' first and last ChargePeriodStart into the
     [start, end) range whose previous rows of this source are replaced (whole months for FOCUS
-    files, one MSK day for a Yandex daily export).
+    files, one MSK day for a Yandex daily export). It must be monotone (a sub-span's range lies
+    within the whole span's), which lets each range be cleared as the rows reach it; a load whose
+    ranges break that rule fails with ValueError (and rolls back).
+
+    Null cells are None; with ``empty_is_null`` "" is null too (and there are no empty strings),
+    as in ``FocusReader.text_rows(null="")``, which lets rows go to COPY without a pass over their
+    cells.
     """
-    plan = _ColumnPlan(fields)
+    plan = _ColumnPlan(fields, target, empty_is_null)
     result = LoadResult()
-    first = last = None
     with connection.cursor() as cursor:
-        for chunk in _chunks(rows, CHUNK_ROWS):
-            starts = [row[plan.start_index] for row in chunk]
-            ensure_monthly_partitions(TABLE, {_month_of(value) for value in starts})
-            low, high = min(starts), max(starts)
-            first = low if first is None or low < first else first
-            last = high if last is None or high > last else last
-            with cursor.copy(f"COPY {TABLE} ({', '.join(plan.columns)}) FROM STDIN") as copy:
-                for row in chunk:
-                    copy.write_row(plan.render(row, target, result))
-            result.rows_loaded += len(chunk)
-            if progress:
-                progress(result.rows_loaded)
-        if first is None:
-            return result
-        start, end = replace(_parse_instant(first), _parse_instant(last))
-        result.period_start, result.period_end = start, end
         cursor.execute(
-            f"DELETE FROM {TABLE} WHERE tenant_id = %s AND x_source_key = %s "
-            "AND charge_period_start >= %s AND charge_period_start < %s "
-            "AND x_import_run_id <> %s",
-            [target.tenant_id, target.source_key, start, end, target.import_run_id],
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, %s))",
+            [target.source_key, target.tenant_id],
         )
-        result.rows_replaced = cursor.rowcount
+        window = _ReplaceWindow(cursor, target, replace)
+        _stream(cursor, plan, rows, window, result, progress)
+        if window.first is None:
+            return result
+        start, end = window.finish()
+        result.rows_replaced = window.rows_replaced
+        result.period_start, result.period_end = start, end
+        _refresh_statistics(cursor, window.partitions, result.rows_loaded)
         result.totals = _totals(cursor, target.import_run_id, start, end)
     first_day, last_day = rollups.local_days(start, end, target.time_zone)
     rollups.refresh(
@@ -116,10 +133,173 @@ def load(
     return result
 
 
+def _stream(cursor, plan: _ColumnPlan, rows, window: _ReplaceWindow, result, progress) -> None:
+    (render, linked), start_index, seen = plan.renderer(), plan.start_index, window.seen
+    copy = _Copy(cursor, plan.copy_sql)
+    batch: list[str] = []
+    next_progress = PROGRESS_ROWS
+    try:
+        for row in rows:
+            start = row[start_index]
+            if start not in seen and window.admit(start):
+                if batch:
+                    copy.write("".join(batch))
+                    result.rows_loaded += len(batch)
+                    batch.clear()
+                copy.close()  # no other statement can run mid-COPY
+                window.prepare()
+            batch.append(render(row))
+            if len(batch) >= BATCH_ROWS:
+                copy.write("".join(batch))
+                result.rows_loaded += len(batch)
+                batch.clear()
+                if progress and result.rows_loaded >= next_progress:
+                    next_progress = result.rows_loaded + PROGRESS_ROWS
+                    progress(result.rows_loaded)
+        if batch:
+            copy.write("".join(batch))
+            result.rows_loaded += len(batch)
+        copy.close()
+    except BaseException as exc:
+        copy.close(exc)
+        raise
+    finally:
+        result.linked_resources = linked()
+    if progress and result.rows_loaded:
+        progress(result.rows_loaded)
+
+
+class _Copy:
+    """A COPY FROM STDIN that is opened on the first write and can be closed and reopened."""
+
+    def __init__(self, cursor, sql: str) -> None:
+        self._cursor, self._sql = cursor, sql
+        self._context = self._copy = None
+
+    def write(self, text: str) -> None:
+        if self._copy is None:
+            self._context = self._cursor.copy(self._sql)
+            self._copy = self._context.__enter__()
+        self._copy.write(text)
+
+    def close(self, exc: BaseException | None = None) -> None:
+        context, self._context, self._copy = self._context, None, None
+        if context is not None:
+            if exc is None:
+                context.__exit__(None, None, None)
+            else:
+                context.__exit__(type(exc), exc, exc.__traceback__)
+
+
+class _ReplaceWindow:
+    """Partitions to create and previous rows to delete, as the loaded rows reach them."""
+
+    SEEN_LIMIT = 100_000  # distinct ChargePeriodStart texts remembered (a re-check is cheap)
+
+    def __init__(self, cursor, target: LoadTarget, replace: Replace) -> None:
+        self.cursor, self.target, self.replace = cursor, target, replace
+        self.seen: set[str] = set()
+        self.first: dt.datetime | None = None
+        self.last: dt.datetime | None = None
+        self.months: set[dt.date] = set()
+        self.partitions: list[str] = []
+        self.ranges: set[tuple[dt.datetime, dt.datetime]] = set()  # every replace(t, t) met
+        self.cleared: list[tuple[dt.datetime, dt.datetime]] = []  # sorted, disjoint
+        self.rows_replaced = 0
+        self._new_months: set[dt.date] = set()
+        self._to_clear: list[tuple[dt.datetime, dt.datetime]] = []
+
+    def admit(self, start: str) -> bool:
+        """Note a ChargePeriodStart not seen before; True if statements must run before its row."""
+        if len(self.seen) >= self.SEEN_LIMIT:
+            self.seen.clear()
+        self.seen.add(start)
+        instant = _parse_instant(start)
+        if self.first is None or instant < self.first:
+            self.first = instant
+        if self.last is None or instant > self.last:
+            self.last = instant
+        month = dt.date(instant.year, instant.month, 1)
+        if month not in self.months:
+            self._new_months.add(month)
+        span = self.replace(instant, instant)
+        if span not in self.ranges:
+            self.ranges.add(span)
+            self._to_clear += _subtract(span, _union(self.cleared, self._to_clear))
+        return bool(self._new_months or self._to_clear)
+
+    def prepare(self) -> None:
+        if self._new_months:
+            self.partitions += ensure_monthly_partitions(TABLE, self._new_months)
+            self.months |= self._new_months
+            self._new_months = set()
+        for span in self._to_clear:
+            self._delete(span)
+        self.cleared = _union(self.cleared, self._to_clear)
+        self._to_clear = []
+
+    def finish(self) -> tuple[dt.datetime, dt.datetime]:
+        """Delete what is left of replace(first, last); returns that range."""
+        assert self.first is not None
+        assert self.last is not None
+        start, end = self.replace(self.first, self.last)
+        for low, high in self.ranges:
+            if low < start or high > end:
+                raise ValueError(
+                    f"replace range [{low}, {high}) of one row is outside the load's range "
+                    f"[{start}, {end}): the replace function is not monotone"
+                )
+        for span in _subtract((start, end), self.cleared):
+            self._delete(span)
+        self.cleared = _union(self.cleared, [(start, end)])
+        return start, end
+
+    def _delete(self, span: tuple[dt.datetime, dt.datetime]) -> None:
+        target = self.target
+        self.cursor.execute(
+            f"DELETE FROM {TABLE} WHERE tenant_id = %s AND x_source_key = %s "
+            "AND charge_period_start >= %s AND charge_period_start < %s "
+            "AND x_import_run_id <> %s",
+            [target.tenant_id, target.source_key, span[0], span[1], target.import_run_id],
+        )
+        self.rows_replaced += self.cursor.rowcount
+
+
+def _union(spans, more) -> list[tuple[dt.datetime, dt.datetime]]:
+    merged: list[tuple[dt.datetime, dt.datetime]] = []
+    for low, high in sorted([*spans, *more]):
+        if merged and low <= merged[-1][1]:
+            if high > merged[-1][1]:
+                merged[-1] = (merged[-1][0], high)
+        else:
+            merged.append((low, high))
+    return merged
+
+
+def _subtract(span, covered) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Parts of [low, high) outside the sorted, disjoint ``covered`` spans."""
+    low, high = span
+    parts = []
+    for start, end in covered:
+        if end <= low or start >= high:
+            continue
+        if start > low:
+            parts.append((low, start))
+        low = max(low, end)
+        if low >= high:
+            return parts
+    if low < high:
+        parts.append((low, high))
+    return parts
+
+
 class _ColumnPlan:
     """Maps the source's cells onto the table's columns once, so each row is a cheap render."""
 
-    def __init__(self, fields: Sequence[str]) -> None:
+    def __init__(self, fields: Sequence[str], target: LoadTarget, empty_is_null: bool) -> None:
+        self.target, self.empty_is_null = target, empty_is_null
+        # COPY's text for NULL: "" when no cell can be an empty string, else the default \N.
+        self.copy_null = "" if empty_is_null else "\\N"
         self.focus = [(i, f) for i, f in enumerate(fields) if f in FOCUS_FIELDS]
         self.extensions = [(i, f) for i, f in enumerate(fields) if f not in FOCUS_FIELDS]
         positions = {f: i for i, f in enumerate(fields)}
@@ -132,69 +312,210 @@ class _ColumnPlan:
         self.provider_index = positions.get("provider_name")
         self.resource_index = positions.get("resource_id")
         self.focus_indexes = [i for i, _ in self.focus]
-        self.columns = [
+        columns = [
             *(f for _, f in self.focus),
-            "tenant_id",
-            "x_import_run_id",
-            "x_source_key",
-            "x_connection_id",
             "x_resource_id",
             "x_vat_rate",
             "x_vat_amount",
             "x_extensions",
+            "tenant_id",
+            "x_import_run_id",
+            "x_source_key",
+            "x_connection_id",
         ]
-
-    def render(self, row, target: LoadTarget, result: LoadResult) -> list:
-        out = [row[i] for i in self.focus_indexes]
-        resource_pk = None
-        if self.resource_index is not None and target.resource_ids:
-            resource_pk = target.resource_ids.get(row[self.resource_index])
-            if resource_pk is not None:
-                result.linked_resources += 1
-        vat_rate = vat_amount = None
-        if target.vat and self.provider_index is not None and self.billed_index is not None:
-            rule = target.vat.rule_for(
-                row[self.provider_index], row[self.currency_index] or "", row[self.start_index]
-            )
-            if rule is not None and row[self.billed_index] is not None:
-                try:
-                    billed = Decimal(row[self.billed_index])
-                except InvalidOperation:
-                    billed = None
-                if billed is not None:
-                    vat_rate = rule[0]
-                    vat_amount = target.vat.vat_amount(billed, rule[0], rule[1])
-        extensions = None
-        if self.extensions:
-            values = {name: row[i] for i, name in self.extensions if row[i] is not None}
-            extensions = json.dumps(values, separators=(",", ":")) if values else None
-        out.extend(
-            (
-                target.tenant_id,
-                target.import_run_id,
-                target.source_key,
-                target.connection_id,
-                resource_pk,
-                vat_rate,
-                vat_amount,
-                extensions,
-            )
+        self.copy_sql = f"COPY {TABLE} ({', '.join(columns)}) FROM STDIN" + (
+            " (NULL '')" if empty_is_null else ""
         )
-        return out
+
+    def renderer(self) -> tuple[Callable[[Sequence], str], Callable[[], int]]:
+        """A function turning one row into one line of COPY text, and one telling how many rows
+        it linked to a resource."""
+        target, empty_is_null, null = self.target, self.empty_is_null, self.copy_null
+        focus_cells = _getter(self.focus_indexes)
+        tabs = len(self.focus_indexes) - 1
+        constants = (
+            str(target.tenant_id),
+            str(target.import_run_id),
+            _escape(target.source_key),
+            null if target.connection_id is None else str(target.connection_id),
+        )
+        suffix = "\t" + "\t".join(constants) + "\n"
+        resource_index = self.resource_index if target.resource_ids else None
+        resource_ids = {key: str(pk) for key, pk in target.resource_ids.items()}
+        if empty_is_null:
+            resource_ids.pop("", None)  # "" is a null ResourceId here, never a resource
+        extension = self._extension_renderer()
+        vat = self._vat_renderer()
+        start_index = self.start_index
+        linked = 0
+
+        def careful_line(cells) -> str:
+            return "\t".join(
+                null if cell is None or (empty_is_null and cell == "") else _escape(_text(cell))
+                for cell in cells
+            )
+
+        def joined_line(cells) -> str:
+            """Cells as they are ("" is null)."""
+            line = "\t".join(cells)
+            if "\\" in line or "\n" in line or "\r" in line or line.count("\t") != tabs:
+                return careful_line(cells)
+            return line
+
+        def marked_line(cells) -> str:
+            """Cells whose nulls are None, marked with NUL for the join (a cell that holds NUL
+            itself shows in the count and takes the careful path)."""
+            marked = [_NUL if cell is None else cell for cell in cells]
+            line = "\t".join(marked)
+            if (
+                "\\" in line
+                or "\n" in line
+                or "\r" in line
+                or line.count("\t") != tabs
+                or line.count(_NUL) != marked.count(_NUL)
+            ):
+                return careful_line(cells)
+            return line.replace(_NUL, null)
+
+        cell_line = joined_line if empty_is_null else marked_line
+        no_vat = (null, null)
+
+        def render(row) -> str:
+            nonlocal linked
+            cells = focus_cells(row)
+            try:
+                line = cell_line(cells)
+            except TypeError:  # a cell that is not text
+                line = careful_line(cells)
+            resource_pk = null
+            if resource_index is not None:
+                found = resource_ids.get(row[resource_index])
+                if found is not None:
+                    resource_pk = found
+                    linked += 1
+            vat_rate, vat_amount = vat(row, row[start_index]) if vat else no_vat
+            return f"{line}\t{resource_pk}\t{vat_rate}\t{vat_amount}\t{extension(row)}{suffix}"
+
+        return render, lambda: linked
+
+    def _extension_renderer(self) -> Callable[[Sequence], str]:
+        """x_extensions: the custom columns as the JSON object json.dumps() would write."""
+        null, extensions = self.copy_null, self.extensions
+        keys = [(i, _json_string(name) + ":") for i, name in extensions]
+        empty = "" if self.empty_is_null else None  # also null
+
+        def render(row) -> str:
+            if not keys:
+                return null
+            try:
+                parts = [
+                    key + _json_string(row[i])
+                    for i, key in keys
+                    if row[i] is not None and row[i] != empty
+                ]
+                text = "{" + ",".join(parts) + "}" if parts else null
+            except TypeError:  # a value that is not text, e.g. from a custom row source
+                values = {
+                    name: row[i] for i, name in extensions if row[i] is not None and row[i] != empty
+                }
+                text = json.dumps(values, separators=(",", ":")) if values else null
+            if text is null or "\\" not in text:
+                return text
+            return text.replace("\\", "\\\\")
+
+        return render
+
+    def _vat_renderer(self):
+        """(x_vat_rate, x_vat_amount) as COPY text, or None when no VAT can apply."""
+        resolver, null = self.target.vat, self.copy_null
+        provider_index, billed_index = self.provider_index, self.billed_index
+        currency_index = self.currency_index
+        if not resolver or provider_index is None or billed_index is None:
+            return None
+        rules: dict[tuple, tuple | None] = {}  # (provider, currency, start) -> rule
+        local_tz = zoneinfo.ZoneInfo(self.target.time_zone)
+        no_vat = (null, null)
+
+        def render(row, start: str) -> tuple[str, str]:
+            provider = row[provider_index]
+            currency = row[currency_index] if currency_index is not None else None
+            key = (provider, currency, start)
+            rule = rules.get(key, False)
+            if rule is False:
+                if len(rules) >= 50_000:
+                    rules.clear()
+                rule = rules[key] = _vat_rule(resolver, provider, currency, start, local_tz)
+            billed = row[billed_index]
+            if rule is None or billed is None or billed == "":  # no rule, or no BilledCost
+                return no_vat
+            try:
+                amount = Decimal(billed)
+            except InvalidOperation:
+                return no_vat
+            rate, included, rate_text = rule
+            return rate_text, str(resolver.vat_amount(amount, rate, included))
+
+        return render
 
 
-def _chunks(rows: Iterable, size: int) -> Iterator[list]:
-    iterator = iter(rows)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
+def _vat_rule(resolver: VatResolver, provider, currency, start: str, local_tz):
+    # VAT follows the day of supply where the tenant is billed: a Moscow 1 January charge
+    # starts at 31 December 21:00 UTC and must get the new year's rate.
+    day = _parse_instant(start).astimezone(local_tz).date().isoformat()
+    rule = resolver.rule_for(provider, currency or "", day)
+    if rule is None:
+        return None
+    rate, included = rule
+    return rate, included, str(rate)
 
 
-def _month_of(value: str) -> dt.date:
-    return dt.date(int(value[0:4]), int(value[5:7]), 1)
+def _getter(indexes: list[int]) -> Callable[[Sequence], tuple]:
+    if len(indexes) == 1:  # itemgetter with one index returns a bare item, not a tuple
+        index = indexes[0]
+        return lambda row: (row[index],)
+    return itemgetter(*indexes)
+
+
+def _escape(text: str) -> str:
+    return text.translate(_COPY_ESCAPES)
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else str(value)
 
 
 def _parse_instant(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
+
+
+def _refresh_statistics(cursor, partitions: list[str], rows_loaded: int) -> None:
+    """ANALYZE the partitions this load changed a lot, so what follows plans on real numbers.
+
+    Only the columns those queries filter on, and never waiting: ANALYZE in a transaction holds
+    its lock until the commit, so a concurrent import of the same month keeps the old figures.
+    """
+    if not partitions:
+        return
+    cursor.execute(
+        "SELECT coalesce(sum(greatest(reltuples, 0)), 0), bool_or(reltuples < 0) "
+        "FROM pg_class WHERE relname = ANY(%s)",
+        [partitions],
+    )
+    known, never = cursor.fetchone()
+    if not never and rows_loaded < ANALYZE_SHARE * known:
+        return
+    cursor.execute("SELECT current_setting('lock_timeout')")
+    (lock_timeout,) = cursor.fetchone()
+    for name in partitions:
+        try:
+            with transaction.atomic():
+                cursor.execute(
+                    "SELECT set_config('lock_timeout', %s, true)", [ANALYZE_LOCK_TIMEOUT]
+                )
+                cursor.execute(f"ANALYZE {name} {ANALYZE_COLUMNS}")
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [lock_timeout])
+        except OperationalError:
+            continue  # busy: plan on the old statistics
 
 
 def _totals(cursor, run_id: int, start, end) -> dict:

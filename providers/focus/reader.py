@@ -114,19 +114,22 @@ class FocusReader:
         groups = grouped(self.columns)
         return [h.field for group in GROUP_ORDER for h in groups[group]]
 
-    def text_rows(self) -> Iterator[list[str | None]]:
+    def text_rows(self, *, null: str | None = None) -> Iterator[list[str | None]]:
         """The same rows, vetted the same way, as lists of cell text in text_fields order: FOCUS
-        text (repaired rows re-rendered canonically), None for null. For PostgreSQL COPY, which
-        would only turn Decimal and datetime objects back into text; about twice as cheap."""
-        return self._rows(as_text=True)
+        text (repaired rows re-rendered canonically), ``null`` (None by default) for null. For
+        PostgreSQL COPY, which would only turn Decimal and datetime objects back into text; about
+        twice as cheap. ``null=""`` hands valid CSV cells on as they are (the reader reads every
+        empty value as null, so no cell is ever an empty string): no pass over the cells here,
+        nor in a COPY writer that takes "" for NULL."""
+        return self._rows(as_text=True, null=null)
 
-    def _rows(self, *, as_text: bool) -> Iterator[Any]:
+    def _rows(self, *, as_text: bool, null: str | None = None) -> Iterator[Any]:
         if not self._readable:
             return iter(())
         self._readable = False  # one pass: the source is a stream
         if self.file_format == "parquet":
-            return self._iter_parquet(as_text)
-        return self._iter_csv(as_text)
+            return self._iter_parquet(as_text, null)
+        return self._iter_csv(as_text, null)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -185,14 +188,14 @@ class FocusReader:
         self._width = len(names)
         self._careful = [(h, careful_converter(h.column)) for h in self.columns]
 
-    def _iter_csv(self, as_text: bool) -> Iterator[Any]:
+    def _iter_csv(self, as_text: bool, null: str | None = None) -> Iterator[Any]:
         rows, lines = self._csv, self._lines
         assert lines is not None
         # With a duplicate column dropped, fields no longer line up with cells one to one.
         aligned = len(self.columns) == self._width
-        fast = fast_path(self.columns, as_text=as_text) if aligned else None
+        fast = fast_path(self.columns, as_text=as_text, null=null) if aligned else None
         careful, expected = self._careful_row, self._width
-        text_of = text_renderer(self.text_fields) if as_text else None
+        text_of = _text_renderer(self.text_fields, null) if as_text else None
         inspect = self._inspect_quoting
         previous_end = lines.count
         try:
@@ -310,10 +313,10 @@ class FocusReader:
         self._use_header(self._parquet.schema_arrow.names)
         self._careful = [(h, careful_converter(h.column)) for h in self.columns]
 
-    def _iter_parquet(self, as_text: bool) -> Iterator[Any]:
+    def _iter_parquet(self, as_text: bool, null: str | None = None) -> Iterator[Any]:
         line = 1  # so that the first record is "line 2", as in the CSV it was exported from
         indexes = [h.index for h in self.columns]
-        text_of = text_renderer(self.text_fields) if as_text else None
+        text_of = _text_renderer(self.text_fields, null) if as_text else None
         try:
             for batch in self._parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
                 columns = [batch.column(i).to_pylist() for i in indexes]
@@ -356,6 +359,17 @@ class FocusReader:
                 self.warnings.add(kind, line, header.source_name, value, note)
             row[header.field] = converted
         return row if ok else None
+
+
+def _text_renderer(fields: list[str], null: str | None):
+    render = text_renderer(fields)
+    if null is None:
+        return render
+
+    def render_with_null(row: dict[str, Any]) -> list[str | None]:
+        return [null if cell is None else cell for cell in render(row)]
+
+    return render_with_null
 
 
 # -- opening and sniffing -------------------------------------------------------------------------
