@@ -26,7 +26,7 @@ from core.services.guards import require_capability
 from providers.costs import loader
 from providers.costs.progress import ProgressWriter
 from providers.costs.vat import VatResolver
-from providers.focus import FocusReader
+from providers.focus import FocusReader, Kind
 from providers.models import ImportRun
 
 MAX_STORED_EXAMPLES = 20
@@ -142,9 +142,12 @@ def _load_file(actor, tenant, run: ImportRun, stream, progress) -> ImportRun:
             result = loader.load(
                 target,
                 reader.text_fields,
-                reader.text_rows(),
+                # The reader reads every empty value as null: "" can stand for null, and the
+                # rows go to COPY as they are.
+                reader.text_rows(null=""),
                 replace=loader.whole_months,
                 progress=tick,
+                empty_is_null=True,
             )
             _check_policy(run, reader, result)
             _apply_result(run, reader, result, started, ImportRun.Status.SUCCEEDED, "")
@@ -170,7 +173,18 @@ def _load_file(actor, tenant, run: ImportRun, stream, progress) -> ImportRun:
         writer.close()
 
 
+# Damage to the file itself (not to single rows): whatever came before it may be only part of
+# the data, so no policy loads it.
+FILE_ERRORS = (Kind.UNREADABLE_FILE, Kind.BAD_ENCODING)
+
+
 def _check_policy(run: ImportRun, reader: FocusReader, result: loader.LoadResult) -> None:
+    damaged = [str(kind) for kind in FILE_ERRORS if reader.errors.count(kind)]
+    if damaged:
+        raise ImportRejected(
+            _("The file is damaged (%(kinds)s); nothing was loaded.")
+            % {"kinds": ", ".join(damaged)}
+        )
     if reader.rows_rejected and run.policy == ImportRun.BadRowPolicy.REJECT_FILE:
         raise ImportRejected(
             _("%(n)d row(s) failed validation; the file was not loaded (policy: reject file).")

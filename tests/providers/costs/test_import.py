@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -144,3 +145,66 @@ def test_a_wrong_header_is_refused_before_any_row(world, tmp_path):
     assert run.status == ImportRun.Status.FAILED
     assert "header" in run.error
     assert not CostLineItem.objects.filter(tenant=world.a).exists()
+
+
+def test_a_truncated_gzip_is_refused_under_any_policy(world, tmp_path):
+    import gzip
+
+    whole = gzip.compress(SAMPLE.read_bytes())
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+
+    run = _import(world, path=cut, policy="skip_rows")
+
+    assert run.status == ImportRun.Status.FAILED
+    assert "damaged" in run.error
+    assert not CostLineItem.objects.filter(tenant=world.a).exists()
+
+
+def test_vat_follows_the_tenants_local_day_at_the_new_year(world, tmp_path):
+    """A Moscow 1 January 2026 charge starts 2025-12-31T21:00Z and carries the 22% rate."""
+    import io
+
+    from providers.focus import write_focus_csv
+    from providers.models import VatRule
+    from tests.providers.focus.factories import conformant_rows
+
+    for valid_from, rate in ((dt.date(2019, 1, 1), "0.2000"), (dt.date(2026, 1, 1), "0.2200")):
+        VatRule.objects.get_or_create(
+            provider_name="Yandex Cloud",
+            currency="RUB",
+            valid_from=valid_from,
+            defaults={"rate": Decimal(rate), "included_in_price": True},
+        )
+    rows = []
+    for start in ("2025-12-31T20:00:00Z", "2025-12-31T21:00:00Z"):
+        row = next(conformant_rows(1, seed=7, year=2025, month=12))
+        instant = dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
+        row.update(
+            provider_name="Yandex Cloud",
+            publisher_name="Yandex Cloud",
+            invoice_issuer_name="Yandex Cloud",
+            billing_currency="RUB",
+            pricing_currency="RUB",
+            charge_category="Usage",
+            charge_period_start=instant,
+            charge_period_end=instant + dt.timedelta(hours=1),
+            billed_cost=Decimal("122"),
+        )
+        rows.append(row)
+    text = io.StringIO()
+    write_focus_csv(text, rows)
+    path = tmp_path / "new-year.csv"
+    path.write_text(text.getvalue())
+
+    run = _import(world, path=path)
+
+    assert run.status == ImportRun.Status.SUCCEEDED, run.error
+    rates = dict(
+        CostLineItem.objects.filter(tenant=world.a)
+        .order_by("charge_period_start")
+        .values_list("charge_period_start", "x_vat_rate")
+    )
+    assert list(rates.values()) == [Decimal("0.2000"), Decimal("0.2200")]
+    vat = CostLineItem.objects.get(tenant=world.a, x_vat_rate=Decimal("0.2200")).x_vat_amount
+    assert vat == Decimal("22.000000000000")  # 122 gross = 100 net + 22 VAT
