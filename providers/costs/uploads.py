@@ -166,7 +166,8 @@ def _queue(run_id: int, path: Path, force: bool) -> None:
 def cost_upload_execute(*, run_id: int, path: str | Path, force: bool = False) -> ImportRun | None:
     """Import a queued upload into its pending run (None: the run was already taken)."""
     # These steps are the import service's own, applied to the run recorded at upload time.
-    from providers.services.costs import _finish_failed, _finish_skipped, _load_file
+    from providers.costs.runs import finish_failed, finish_skipped
+    from providers.services.costs import import_into_run
 
     claimed = ImportRun.objects.filter(pk=run_id, status=ImportRun.Status.PENDING).update(
         status=ImportRun.Status.RUNNING, started_at=timezone.now(), progress={}
@@ -181,7 +182,7 @@ def cost_upload_execute(*, run_id: int, path: str | Path, force: bool = False) -
             reason = _("The uploaded file is gone (%(name)s); upload it again.") % {
                 "name": run.file_name
             }
-            return _finish_failed(actor, run, None, time.monotonic(), reason)
+            return finish_failed(actor, run, None, time.monotonic(), reason)
         duplicate = (
             ImportRun.objects.filter(
                 tenant_id=run.tenant_id,
@@ -194,8 +195,8 @@ def cost_upload_execute(*, run_id: int, path: str | Path, force: bool = False) -
             .first()
         )
         if duplicate is not None and not force:
-            return _finish_skipped(actor, run, duplicate)
+            return finish_skipped(actor, run, duplicate)
         with path.open("rb") as stream:
-            return _load_file(actor, run.tenant, run, stream, None)
+            return import_into_run(actor, run.tenant, run, stream, None)
     finally:
         path.unlink(missing_ok=True)

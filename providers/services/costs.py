@@ -25,15 +25,18 @@ from core.capabilities import Capability
 from core.services.guards import require_capability
 from providers.costs import loader
 from providers.costs.progress import ProgressWriter
+from providers.costs.runs import (
+    ImportRejected,
+    apply_result,
+    audit_summary,
+    finish_failed,
+    finish_skipped,
+)
 from providers.costs.vat import VatResolver
 from providers.focus import FocusReader, Kind
 from providers.models import ImportRun
 
 MAX_STORED_EXAMPLES = 20
-
-
-class ImportRejected(Exception):
-    """The file (or some rows) failed validation under the run's policy; nothing was loaded."""
 
 
 def file_digest(stream: BinaryIO) -> tuple[str, int]:
@@ -97,8 +100,8 @@ def cost_file_import(
             .first()
         )
         if duplicate is not None and not force:
-            return _finish_skipped(actor, run, duplicate)
-        return _load_file(actor, tenant, run, stream, progress)
+            return finish_skipped(actor, run, duplicate)
+        return import_into_run(actor, tenant, run, stream, progress)
     finally:
         if owned:
             stream.close()
@@ -113,7 +116,9 @@ def _open(file) -> tuple[BinaryIO, bool]:
     return file, False
 
 
-def _load_file(actor, tenant, run: ImportRun, stream, progress) -> ImportRun:
+def import_into_run(actor, tenant, run: ImportRun, stream, progress) -> ImportRun:
+    """Load ``stream`` into an ImportRun that already exists (a queued upload's pending run, or
+    the run ``cost_file_import`` just recorded)."""
     started = time.monotonic()
     writer = ProgressWriter(ImportRun._meta.db_table, run.pk)
     reader = None
@@ -150,24 +155,24 @@ def _load_file(actor, tenant, run: ImportRun, stream, progress) -> ImportRun:
                 empty_is_null=True,
             )
             _check_policy(run, reader, result)
-            _apply_result(run, reader, result, started, ImportRun.Status.SUCCEEDED, "")
+            apply_result(run, reader, result, started, ImportRun.Status.SUCCEEDED, "")
             run.save()
             record_event(
                 event_type="costs.imported",
                 actor=actor,
                 tenant=tenant,
                 target=run,
-                extra=_audit_summary(run),
+                extra=audit_summary(run),
             )
         return run
     except (ImportRejected, ValueError, OSError) as exc:
-        return _finish_failed(actor, run, reader, started, str(exc))
+        return finish_failed(actor, run, reader, started, str(exc))
     except DatabaseError as exc:
         # A value PostgreSQL refused mid-load: the transaction is gone, the old data is intact.
         reason = _("The database refused the data: %(e)s") % {"e": str(exc).splitlines()[0]}
-        return _finish_failed(actor, run, reader, started, reason)
+        return finish_failed(actor, run, reader, started, reason)
     except Exception as exc:
-        _finish_failed(actor, run, reader, started, f"Internal error: {type(exc).__name__}")
+        finish_failed(actor, run, reader, started, f"Internal error: {type(exc).__name__}")
         raise
     finally:
         writer.close()
@@ -192,71 +197,3 @@ def _check_policy(run: ImportRun, reader: FocusReader, result: loader.LoadResult
         )
     if result.rows_loaded == 0:
         raise ImportRejected(_("The file has no loadable rows."))
-
-
-def _apply_result(run, reader, result, started, status, error) -> None:
-    run.status = status
-    run.error = error
-    run.rows_read = reader.rows_read if reader else 0
-    run.rows_rejected = reader.rows_rejected if reader else 0
-    run.rows_loaded = result.rows_loaded if result else 0
-    run.rows_replaced = result.rows_replaced if result else 0
-    run.totals = result.totals if result else {}
-    if result is not None and result.period_start:
-        run.period_start, run.period_end = result.period_start, result.period_end
-    run.warnings = reader.warnings.as_dict() if reader else {}
-    run.errors = reader.errors.as_dict() if reader else {}
-    run.finished_at = timezone.now()
-    run.duration_ms = int((time.monotonic() - started) * 1000)
-    if result is not None:
-        run.progress = {
-            "rows_loaded": result.rows_loaded,
-            "rows_read": run.rows_read,
-            "linked_resources": result.linked_resources,
-        }
-
-
-@transaction.atomic
-def _finish_failed(actor, run, reader, started, reason) -> ImportRun:
-    _apply_result(run, reader, None, started, ImportRun.Status.FAILED, reason)
-    run.save()
-    record_event(
-        event_type="costs.import_failed",
-        actor=actor,
-        tenant=run.tenant_id,
-        target=run,
-        extra=_audit_summary(run),
-    )
-    return run
-
-
-@transaction.atomic
-def _finish_skipped(actor, run, duplicate) -> ImportRun:
-    run.status = ImportRun.Status.SKIPPED
-    run.error = _("Same file as import #%(id)s; nothing changed.") % {"id": duplicate.pk}
-    run.finished_at = timezone.now()
-    run.period_start, run.period_end = duplicate.period_start, duplicate.period_end
-    run.save()
-    record_event(
-        event_type="costs.import_skipped",
-        actor=actor,
-        tenant=run.tenant_id,
-        target=run,
-        extra=_audit_summary(run),
-    )
-    return run
-
-
-def _audit_summary(run: ImportRun) -> dict:
-    return {
-        "source": run.source,
-        "source_key": run.source_key,
-        "file": run.file_name,
-        "sha256": run.file_sha256,
-        "status": run.status,
-        "rows_loaded": run.rows_loaded,
-        "rows_rejected": run.rows_rejected,
-        "rows_replaced": run.rows_replaced,
-        "totals": run.totals,
-        "error": run.error,
-    }
