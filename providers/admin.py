@@ -12,7 +12,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
@@ -22,7 +22,6 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from core.admin.base import ReadOnlyTenantScopedAdmin, TenantListFilter, TenantScopedAdmin
 from core.audit import record_event, snapshot
@@ -168,6 +167,7 @@ def _resource_count(**filters):
 
 @admin.register(Connection)
 class ConnectionAdmin(TenantScopedAdmin):
+    action_nouns = (_("connection"), _("connections"))
     form = ConnectionForm
     list_display = [
         "name",
@@ -330,28 +330,6 @@ class ConnectionAdmin(TenantScopedAdmin):
         return [str(o) for o in objs], counts, set(), []
 
     # --- actions ------------------------------------------------------------------------------
-    def _each(self, request, queryset, action: str, work) -> None:
-        """Run ``work`` per connection the operator may act on; one message per outcome."""
-        allowed = queryset.for_user(request.user, action)
-        skipped = queryset.count() - allowed.count()
-        for connection in allowed:
-            try:
-                level, text = work(connection)
-            except (ValidationError, PermissionDenied) as exc:
-                level, text = messages.ERROR, " ".join(getattr(exc, "messages", [str(exc)]))
-            self.message_user(request, f"{connection.name}: {text}", level=level)
-        if skipped:
-            self.message_user(
-                request,
-                ngettext(
-                    "%(n)d connection skipped: you may not manage it.",
-                    "%(n)d connections skipped: you may not manage them.",
-                    skipped,
-                )
-                % {"n": skipped},
-                level=messages.WARNING,
-            )
-
     @admin.action(description=_("Verify credentials"), permissions=["change"])
     def verify_connections(self, request, queryset):
         def work(connection):
@@ -360,7 +338,7 @@ class ConnectionAdmin(TenantScopedAdmin):
                 return messages.SUCCESS, _("credentials OK — %(m)s") % {"m": message}
             return messages.ERROR, _("verification failed — %(m)s") % {"m": message}
 
-        self._each(request, queryset, "verify", work)
+        self.act_on_each(request, queryset, "verify", work)
 
     @admin.action(description=_("Sync now"), permissions=["change"])
     def sync_now(self, request, queryset):
@@ -368,7 +346,7 @@ class ConnectionAdmin(TenantScopedAdmin):
             connection_request_sync(actor=request.user, connection=connection, trigger="manual")
             return messages.SUCCESS, _("sync queued; watch its progress under Sync runs.")
 
-        self._each(request, queryset, "sync", work)
+        self.act_on_each(request, queryset, "sync", work)
 
     @admin.action(description=_("Enable (resume scheduled syncs)"), permissions=["change"])
     def enable_connections(self, request, queryset):
@@ -376,7 +354,7 @@ class ConnectionAdmin(TenantScopedAdmin):
             connection_set_enabled(actor=request.user, connection=connection, enabled=True)
             return messages.SUCCESS, _("enabled; a sync starts now.")
 
-        self._each(request, queryset, "change", work)
+        self.act_on_each(request, queryset, "change", work)
 
     @admin.action(description=_("Disable (stop syncing)"), permissions=["change"])
     def disable_connections(self, request, queryset):
@@ -384,7 +362,7 @@ class ConnectionAdmin(TenantScopedAdmin):
             connection_set_enabled(actor=request.user, connection=connection, enabled=False)
             return messages.SUCCESS, _("disabled; no further syncs until enabled.")
 
-        self._each(request, queryset, "change", work)
+        self.act_on_each(request, queryset, "change", work)
 
 
 # --- resources ----------------------------------------------------------------------------
@@ -1249,6 +1227,7 @@ class CostSourceAdmin(TenantScopedAdmin):
     """Buckets of billing files pulled on a schedule. Keys are write-only; "Pull now", "Enable"
     and "Disable" act through the services; deleting a source keeps the costs it loaded."""
 
+    action_nouns = (_("cost source"), _("cost sources"))
     form = CostSourceForm
     inlines = [CostSourceObjectInline]
     list_display = [
@@ -1372,35 +1351,13 @@ class CostSourceAdmin(TenantScopedAdmin):
         return [str(o) for o in objs], counts, set(), []
 
     # --- actions ------------------------------------------------------------------------------
-    def _each(self, request, queryset, action: str, work) -> None:
-        """Run ``work`` per source the operator may act on; one message per source."""
-        allowed = queryset.for_user(request.user, action)
-        skipped = queryset.count() - allowed.count()
-        for source in allowed:
-            try:
-                level, text = work(source)
-            except (ValidationError, PermissionDenied) as exc:
-                level, text = messages.ERROR, " ".join(getattr(exc, "messages", [str(exc)]))
-            self.message_user(request, f"{source.name}: {text}", level=level)
-        if skipped:
-            self.message_user(
-                request,
-                ngettext(
-                    "%(n)d cost source skipped: you may not manage it.",
-                    "%(n)d cost sources skipped: you may not manage them.",
-                    skipped,
-                )
-                % {"n": skipped},
-                level=messages.WARNING,
-            )
-
     @admin.action(description=_("Pull now"), permissions=["change"])
     def pull_now(self, request, queryset):
         def work(source):
             cost_source_request_pull(actor=request.user, source=source, trigger="manual")
             return messages.SUCCESS, _("pull queued; its files appear under Import runs.")
 
-        self._each(request, queryset, "pull", work)
+        self.act_on_each(request, queryset, "pull", work)
 
     @admin.action(description=_("Enable (resume scheduled pulls)"), permissions=["change"])
     def enable_sources(self, request, queryset):
@@ -1408,7 +1365,7 @@ class CostSourceAdmin(TenantScopedAdmin):
             cost_source_set_enabled(actor=request.user, source=source, enabled=True)
             return messages.SUCCESS, _("enabled; the scheduler pulls it at its next tick.")
 
-        self._each(request, queryset, "change", work)
+        self.act_on_each(request, queryset, "change", work)
 
     @admin.action(description=_("Disable (stop pulling)"), permissions=["change"])
     def disable_sources(self, request, queryset):
@@ -1416,7 +1373,7 @@ class CostSourceAdmin(TenantScopedAdmin):
             cost_source_set_enabled(actor=request.user, source=source, enabled=False)
             return messages.SUCCESS, _("disabled; no further pulls until enabled.")
 
-        self._each(request, queryset, "change", work)
+        self.act_on_each(request, queryset, "change", work)
 
 
 @admin.register(CostSourceObject)

@@ -13,6 +13,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import models
 from django.http import HttpResponseRedirect
+from django.utils.translation import ngettext
 
 from core.access import allowed_tenants
 from core.api.base import scope_queryset
@@ -105,6 +106,37 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     def _has_service(self, name: str) -> bool:
         return getattr(type(self), name) is not getattr(TenantScopedAdmin, name)
+
+    @property
+    def action_nouns(self) -> tuple[str, str]:
+        """(singular, plural) naming the rows in action messages."""
+        return self.model._meta.verbose_name, self.model._meta.verbose_name_plural
+
+    def act_on_each(self, request, queryset, action: str, work) -> None:
+        """Run ``work(obj) -> (level, text)`` for each selected row the operator may ``action``;
+        one message per row (a service refusal is that row's message) and one for the rest."""
+        allowed = queryset.for_user(request.user, action)
+        skipped = queryset.count() - allowed.count()
+        for obj in allowed:
+            try:
+                level, text = work(obj)
+            except (ValidationError, PermissionDenied) as exc:
+                level, text = messages.ERROR, " ".join(getattr(exc, "messages", [str(exc)]))
+            self.message_user(request, f"{getattr(obj, 'name', obj)}: {text}", level=level)
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(n)d %(name)s skipped: you may not manage it.",
+                    "%(n)d %(name)s skipped: you may not manage them.",
+                    skipped,
+                )
+                % {
+                    "n": skipped,
+                    "name": self.action_nouns[0] if skipped == 1 else self.action_nouns[1],
+                },
+                level=messages.WARNING,
+            )
 
     # --- writes go through services ----------------------------------------------------------
     def service_create(self, request, form) -> models.Model:
