@@ -33,7 +33,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serializ
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = ROOT / ".venv" / "bin" / "celery"
-REDIS_URL = "redis://127.0.0.1:6379/14"  # a database of its own, flushed before and after
+# A database of its own, flushed before and after; TEST_REDIS_URL lets parallel checkouts
+# on one machine use different databases.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 DISPATCH_TASK = "providers: dispatch due syncs"
 TIMEOUT = 30
 
