@@ -11,10 +11,12 @@ from __future__ import annotations
 import django_filters
 from django.contrib.auth import get_user_model
 from django.db import models
+from django.utils.functional import cached_property
 from rest_framework import exceptions, permissions, serializers, viewsets
 
 from core.access import visible_users
 from core.capabilities import READ_ACTIONS
+from core.models import TenantOwnedModel
 from core.querysets import TenantScopedQuerySet
 
 METHOD_ACTIONS = {
@@ -28,13 +30,59 @@ METHOD_ACTIONS = {
 }
 
 
-def scope_queryset(queryset: models.QuerySet, user, action: str = "view") -> models.QuerySet:
-    """Restrict any queryset of a tenant-scoped model; others are returned unchanged."""
+def is_tenant_owned(model) -> bool:
+    """Tenant-owned however its managers are built: a scoped default manager or the base class."""
+    return issubclass(model, TenantOwnedModel) or isinstance(
+        model._default_manager.all(), TenantScopedQuerySet
+    )
+
+
+def scope_queryset(queryset, user, action: str = "view") -> models.QuerySet:
+    """Restrict a queryset (or manager) of any tenant-owned model, and of users, to what ``user``
+    may see; querysets of other models are returned unchanged.
+
+    DRF and Django build related-field choices from ``Model._default_manager`` or from plain
+    querysets, so the type of what is passed in proves nothing: the model decides.
+    """
+    if isinstance(queryset, models.Manager):
+        queryset = queryset.all()
     if isinstance(queryset, TenantScopedQuerySet):
         return queryset.for_user(user, action)
-    if queryset.model is get_user_model():
+    model = queryset.model
+    if model is get_user_model():
         return queryset.filter(pk__in=visible_users(user).values("pk"))
+    if is_tenant_owned(model):
+        scoped = model._default_manager.all()
+        if not isinstance(scoped, TenantScopedQuerySet):
+            scoped = TenantScopedQuerySet(model=model, using=queryset.db)
+        return queryset.filter(pk__in=scoped.for_user(user, action).values("pk"))
     return queryset
+
+
+def scope_serializer_fields(serializer, user) -> None:
+    """Scope every related field's choices in ``serializer``, however the field was built:
+    declared or generated, many=True (``child_relation``), inside list/dict fields and nested
+    serializers. Idempotent. Unknown ids and other tenants' ids then fail validation alike."""
+    if isinstance(serializer, serializers.ListSerializer):
+        serializer = serializer.child
+    for field in serializer.fields.values():
+        _scope_field(field, user)
+
+
+def _scope_field(field, user) -> None:
+    if isinstance(field, serializers.BaseSerializer):
+        scope_serializer_fields(field, user)
+        return
+    if isinstance(field, serializers.ManyRelatedField):
+        field = field.child_relation
+    child = getattr(field, "child", None)
+    if isinstance(child, serializers.Field):  # ListField / DictField of related fields
+        _scope_field(child, user)
+    if not isinstance(field, serializers.RelatedField) or field.queryset is None:
+        return
+    if getattr(field, "_scoped_for", None) is not user:
+        field.queryset = scope_queryset(field.queryset, user, "view")
+        field._scoped_for = user
 
 
 class TokenScopePermission(permissions.BasePermission):
@@ -61,18 +109,24 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
         queryset = super().get_queryset()
         return scope_queryset(queryset, self.request.user, self.action_for_request())
 
+    def get_serializer(self, *args, **kwargs):
+        # Every serializer a viewset hands out, including the browsable API's forms and the
+        # OPTIONS metadata, is scoped here, whether or not its class uses the mixin below.
+        serializer = super().get_serializer(*args, **kwargs)
+        scope_serializer_fields(serializer, getattr(self.request, "user", None))
+        return serializer
+
 
 class ScopedRelatedFieldsMixin:
     """Limit every related field's choices to rows the requesting user can see."""
 
-    def get_fields(self):
-        fields = super().get_fields()
+    @cached_property
+    def fields(self):
+        fields = super().fields
         request = self.context.get("request")
         user = getattr(request, "user", None)
         for field in fields.values():
-            target = getattr(field, "child_relation", field)
-            if isinstance(target, serializers.RelatedField) and target.queryset is not None:
-                target.queryset = scope_queryset(target.queryset, user, "view")
+            _scope_field(field, user)
         return fields
 
 
