@@ -3,7 +3,8 @@
 ``record_event`` is called by services inside their transaction, so an event exists exactly when
 the change it describes was committed. Each tenant (and the platform, tenant NULL) has its own hash
 chain: ``hash = sha256(prev_hash || canonical JSON of the row)``. Appends to one chain are
-serialised with a transaction-scoped advisory lock, so concurrent writers never fork a chain.
+serialised with a transaction-scoped advisory lock, so concurrent writers never fork a chain; the
+tenant row is locked before it, in the one lock order documented in ``core.locks``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from django.db import connection, models
 from django.utils import timezone
 
 from core import context
-from core.locks import LockKey, advisory_xact_lock
+from core.locks import lock_tenant_chain
 from core.models import AuditEvent
 
 GENESIS_HASH = "0" * 64
@@ -145,7 +146,7 @@ def record_event(
         raise RuntimeError("record_event must be called inside the service's transaction")
     ctx = context.current()
     tenant_id = getattr(tenant, "pk", tenant)
-    advisory_xact_lock(LockKey.AUDIT_CHAIN, tenant_id or 0)
+    lock_tenant_chain(tenant_id)  # tenant row first, then the chain: see core/locks.py
     last = (
         AuditEvent.objects.filter(tenant_id=tenant_id)
         .order_by("-seq")

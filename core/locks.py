@@ -1,4 +1,21 @@
-"""PostgreSQL advisory locks, with every key namespace listed in one place."""
+"""PostgreSQL locks: every advisory key namespace, and the one order in which locks are taken.
+
+Lock order (every service, every task; a cycle in it is a deadlock):
+
+1. the tenant row (``core_tenant``), in any mode — FOR UPDATE when the tenant itself changes,
+   FOR KEY SHARE otherwise. Note that *any* insert or update of a row with a foreign key to the
+   tenant takes FOR KEY SHARE on it implicitly, so this lock is usually taken without asking;
+2. the tenant's audit-chain advisory lock (``LockKey.AUDIT_CHAIN``);
+3. nothing that conflicts with the above afterwards.
+
+``record_event`` enforces 1 → 2 by itself: it takes FOR KEY SHARE on the tenant row (see
+``lock_tenant_chain``) before the chain lock, so the audit row's own foreign-key check can never
+wait behind a tenant row lock while the chain lock is held. The deadlock this prevents: one
+transaction locked the tenant row FOR UPDATE and waited for the chain lock, another held the chain
+lock and waited for the tenant row to insert its audit row.
+
+A service that records events on several tenants' chains does so in ascending tenant id.
+"""
 
 from __future__ import annotations
 
@@ -16,3 +33,15 @@ def advisory_xact_lock(namespace: LockKey, key: int) -> None:
     """Block until this transaction holds the lock; released at commit or rollback."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [int(namespace), int(key)])
+
+
+def lock_tenant_chain(tenant_id: int | None) -> None:
+    """Take the tenant's row lock (FOR KEY SHARE) and then its audit-chain lock, in that order.
+
+    Re-entrant: a transaction that already holds either lock (e.g. FOR UPDATE on the tenant from
+    ``tenant_update``) passes straight through. ``None`` is the platform chain (no tenant row).
+    """
+    if tenant_id is not None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM core_tenant WHERE id = %s FOR KEY SHARE", [tenant_id])
+    advisory_xact_lock(LockKey.AUDIT_CHAIN, tenant_id or 0)
