@@ -2,7 +2,8 @@
 
 Grants are django-guardian object permissions on Tenant rows and are inherited down the tenant
 tree: an operator assigned to a client tenant also reaches its sub-tenants. Customers (non-staff)
-lose access to suspended tenants; MSP staff keep it so they can fix what caused the suspension.
+lose access to suspended tenants and to everything below them (suspension is inherited down the
+tree, like grants); MSP staff keep it so they can fix what caused the suspension.
 An API token narrows everything further to its own tenant subtree and scope.
 
 The result is a lazy queryset used as a subquery: the granted tenant ids are gathered once
@@ -29,6 +30,13 @@ def granted_tenant_ids(user, capability: str):
     return direct.union(via_groups, all=True)
 
 
+def suspended_tenant_ids():
+    """Ids of suspended tenants: a tenant whose lineage contains one is suspended for customers."""
+    from core.models import Tenant
+
+    return Tenant.objects.filter(status=Tenant.Status.SUSPENDED).values("pk")
+
+
 def allowed_tenants(user, capability: str, *, action: str = "view"):
     """A lazy Tenant queryset (usable as a subquery), or None meaning "every tenant"."""
     from core.models import Tenant
@@ -47,7 +55,7 @@ def allowed_tenants(user, capability: str, *, action: str = "view"):
             lineage__overlap=ArraySubquery(granted_tenant_ids(user, capability))
         )
         if not user.is_staff:
-            tenants = tenants.filter(status=Tenant.Status.ACTIVE)
+            tenants = tenants.exclude(lineage__overlap=ArraySubquery(suspended_tenant_ids()))
 
     if token is not None:
         subtree = (Tenant.objects.all() if tenants is None else tenants).filter(
