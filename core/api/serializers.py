@@ -125,9 +125,10 @@ class ApiTokenSerializer(TenantScopedSerializer):
             "created_at",
             "last_used_at",
             "revoked_at",
+            "created_by_token",
             "is_active",
         ]
-        read_only_fields = ["created_at", "last_used_at", "revoked_at"]
+        read_only_fields = ["created_at", "last_used_at", "revoked_at", "created_by_token"]
         extra_kwargs = {"expires_at": {"required": False}}
 
     def get_prefix(self, obj) -> str:

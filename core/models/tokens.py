@@ -39,6 +39,17 @@ class ApiToken(TenantOwnedModel):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    # The token that authenticated the request creating this one (None: created in a session).
+    # A token never outlives its creator, and revoking the creator revokes it too.
+    created_by_token = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="issued_tokens",
+        verbose_name=_("created by token"),
+    )
 
     tenant_capabilities = {
         "view": Capability.MANAGE_TOKENS,

@@ -18,7 +18,15 @@ from core.models import ApiToken, Tenant
 from core.models.tokens import TOKEN_PREFIX, hash_token_secret
 from core.services.guards import require_capability
 
-TOKEN_AUDIT_FIELDS = ["user_id", "name", "key_id", "scope", "expires_at", "revoked_at"]
+TOKEN_AUDIT_FIELDS = [
+    "user_id",
+    "name",
+    "key_id",
+    "scope",
+    "expires_at",
+    "revoked_at",
+    "created_by_token_id",
+]
 
 
 @dataclass(frozen=True)
@@ -39,10 +47,24 @@ def api_token_create(
     require_capability(actor, Capability.MANAGE_TOKENS, tenant)
     if actor is None:
         raise ValidationError(_("An API token must belong to a user."))
+    # Set by ApiTokenAuthentication: the request was made with a token, which bounds the new one.
+    creator = getattr(actor, "api_token", None)
     now = timezone.now()
-    expires_at = expires_at or now + settings.API_TOKEN_DEFAULT_TTL
+    if expires_at is None:
+        expires_at = now + settings.API_TOKEN_DEFAULT_TTL
+        if creator is not None:
+            expires_at = min(expires_at, creator.expires_at)
     if expires_at <= now:
         raise ValidationError({"expires_at": _("The expiry must be in the future.")})
+    if creator is not None and expires_at > creator.expires_at:
+        raise ValidationError(
+            {
+                "expires_at": _(
+                    "A token cannot outlive the token that creates it (which expires at %(date)s)."
+                )
+                % {"date": creator.expires_at.isoformat()}
+            }
+        )
     if expires_at > now + settings.API_TOKEN_MAX_TTL:
         raise ValidationError(
             {
@@ -61,6 +83,7 @@ def api_token_create(
         secret_hash=hash_token_secret(raw),
         scope=scope,
         expires_at=expires_at,
+        created_by_token=creator,
     )
     token.full_clean()
     token.save()
@@ -76,24 +99,52 @@ def api_token_create(
 
 @transaction.atomic
 def api_token_revoke(*, actor, token: ApiToken) -> ApiToken:
+    """Revoke ``token`` and, in cascade, every still-active token it created (and they created).
+
+    Each revoked token gets its own event on its own tenant's chain (a cascaded one names the
+    token it was revoked with); chains are appended in ascending tenant id (see core.locks).
+    """
     token = ApiToken.objects.select_for_update().get(pk=token.pk)
     if actor is None or actor.pk != token.user_id:
         # Anyone may revoke their own token; revoking others' needs the capability.
         require_capability(actor, Capability.MANAGE_TOKENS, token.tenant)
     if token.revoked_at is not None:
         raise ValidationError(_("This token is already revoked."))
-    before = snapshot(token, TOKEN_AUDIT_FIELDS)
-    token.revoked_at = timezone.now()
-    token.save(update_fields=["revoked_at"])
-    record_event(
-        event_type="api_token.revoked",
-        actor=actor,
-        tenant=token.tenant,
-        target=token,
-        before=before,
-        after=snapshot(token, TOKEN_AUDIT_FIELDS),
-    )
+    descendants = _active_descendants(token)
+    now = timezone.now()
+    revoked = sorted([token, *descendants], key=lambda t: (t.tenant_id, t.pk))
+    for each in revoked:
+        before = snapshot(each, TOKEN_AUDIT_FIELDS)
+        each.revoked_at = now
+        each.save(update_fields=["revoked_at"])
+        record_event(
+            event_type="api_token.revoked",
+            actor=actor,
+            tenant=each.tenant_id,
+            target=each,
+            before=before,
+            after=snapshot(each, TOKEN_AUDIT_FIELDS),
+            extra={"cascade_from": token.pk} if each is not token else {},
+        )
     return token
+
+
+def _active_descendants(token: ApiToken) -> list[ApiToken]:
+    """Tokens created (transitively) by ``token`` that are not revoked yet, locked."""
+    found: list[ApiToken] = []
+    parents = [token.pk]
+    seen = {token.pk}
+    while parents:
+        children = list(
+            ApiToken.objects.select_for_update()
+            .filter(created_by_token_id__in=parents)
+            .exclude(pk__in=seen)
+            .order_by("pk")
+        )
+        seen.update(child.pk for child in children)
+        found.extend(child for child in children if child.revoked_at is None)
+        parents = [child.pk for child in children]
+    return found
 
 
 class TokenRejected(Exception):

@@ -137,3 +137,51 @@ def test_revoke_is_audited_and_idempotent_errors_are_clear(world, api_as, read_t
     assert again.status_code == 400
     assert "already revoked" in str(again.json())
     assert AuditEvent.objects.filter(event_type="api_token.revoked").count() == 1
+
+
+# --- a token never outlives the token that creates it; revocation cascades -----------------
+
+
+def test_token_created_with_a_token_cannot_outlive_it(world, api_client):
+    creator_expiry = timezone.now() + dt.timedelta(days=10)
+    creator = api_token_create(
+        actor=world.owner_a, tenant=world.a, name="ci", scope="write", expires_at=creator_expiry
+    )
+    client = _bearer(api_client, creator.raw)
+    later = (creator_expiry + dt.timedelta(days=1)).isoformat()
+    refused = client.post(
+        "/api/v1/tokens/", {"tenant": world.a.pk, "name": "longer", "expires_at": later}
+    )
+    assert refused.status_code == 400, refused.content
+    assert "outlive" in str(refused.json()["expires_at"])
+    # Without an expiry, the child gets the creator's (shorter than the default lifetime).
+    child = client.post("/api/v1/tokens/", {"tenant": world.a.pk, "name": "child"})
+    assert child.status_code == 201, child.content
+    token = ApiToken.objects.get(pk=child.json()["id"])
+    assert token.expires_at == creator.token.expires_at
+    assert token.created_by_token_id == creator.token.pk
+    assert child.json()["created_by_token"] == creator.token.pk
+
+
+def test_revoking_a_token_revokes_the_tokens_it_created(world, api_client, write_token):
+    client = _bearer(api_client, write_token.raw)
+    child_raw = client.post(
+        "/api/v1/tokens/", {"tenant": world.a.pk, "name": "child", "scope": "write"}
+    ).json()["token"]
+    grandchild_id = (
+        _bearer(api_client, child_raw)
+        .post("/api/v1/tokens/", {"tenant": world.a.pk, "name": "grandchild"})
+        .json()["id"]
+    )
+    unrelated = api_token_create(actor=world.owner_a, tenant=world.a, name="other")
+
+    api_token_revoke(actor=world.owner_a, token=write_token.token)
+
+    tokens = ApiToken.objects.filter(tenant=world.a)
+    revoked = set(tokens.filter(revoked_at__isnull=False).values_list("name", flat=True))
+    assert revoked == {"ci-w", "child", "grandchild"}
+    assert ApiToken.objects.get(pk=unrelated.token.pk).revoked_at is None
+    assert _bearer(api_client, child_raw).get("/api/v1/tenants/").status_code == 401
+    cascaded = AuditEvent.objects.get(event_type="api_token.revoked", target_id=str(grandchild_id))
+    assert cascaded.extra == {"cascade_from": write_token.token.pk}
+    assert cascaded.actor_id == world.owner_a.pk
