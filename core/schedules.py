@@ -55,4 +55,10 @@ PLATFORM_SCHEDULES = [
         "task": "core.audit_chain_verify",
         "crontab": {"minute": "17", "hour": "3"},
     },
+    {
+        "name": "platform: purge expired replay claims",
+        "task": "core.replay_purge",
+        "crontab": {"minute": "41"},
+        "expires": 3600,
+    },
 ]

@@ -41,3 +41,11 @@ def audit_chain_verify_task() -> dict:
         with transaction.atomic():
             record_event(event_type="audit.chain_broken", extra={"broken": broken})
     return {"events_checked": checked, "broken": broken}
+
+
+@shared_task(base=ContextTask, name="core.replay_purge")
+def replay_purge_task() -> dict:
+    """Hourly: drop expired replay-protection claims (webhook signatures)."""
+    from core.replay import purge_expired
+
+    return {"purged": purge_expired()}

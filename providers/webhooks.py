@@ -6,11 +6,11 @@ once, when the connection was created) with an HMAC signature instead of logging
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import time
 
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -19,7 +19,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core import context
+from core import context, replay
 from core.middleware import client_ip
 from core.models import AuditEvent
 from providers.models import Connection
@@ -116,8 +116,11 @@ class ConnectionWebhookView(APIView):
         if not connection.is_enabled:
             return _error("This connection is disabled; enable it first.", status.HTTP_409_CONFLICT)
 
-        # First delivery of this exact signature wins; retries of it get the same answer.
-        if not cache.add(f"webhook:{connection.pk}:{signature}", 1, timeout=2 * TOLERANCE_S):
+        # First delivery of this exact signature wins, in whichever process or machine it lands;
+        # retries of it get the same answer. Claims outlive the timestamp window, so a replay is
+        # either stale or still remembered.
+        scope = f"webhook:{connection.pk}"
+        if not replay.claim_once(scope, signature, dt.timedelta(seconds=2 * TOLERANCE_S)):
             return Response({"detail": "Already accepted."}, status=status.HTTP_202_ACCEPTED)
         # The request middleware labels unknown paths "portal"; this is a machine API call.
         with context.acting(
@@ -128,7 +131,7 @@ class ConnectionWebhookView(APIView):
             try:
                 connection_request_sync(actor=None, connection=connection, trigger="webhook")
             except ValidationError:  # the service's own refusal (disabled meanwhile)
-                cache.delete(f"webhook:{connection.pk}:{signature}")
+                replay.release(scope, signature)
                 return _error(
                     "This connection is disabled; enable it first.", status.HTTP_409_CONFLICT
                 )

@@ -1,5 +1,6 @@
 from core.models.audit import AuditEvent
 from core.models.base import TenantOwnedModel, tenant_scoped_models
+from core.models.replay import SeenNonce
 from core.models.tenancy import (
     Membership,
     Tenant,
@@ -12,6 +13,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Membership",
+    "SeenNonce",
     "Tenant",
     "TenantGroupObjectPermission",
     "TenantOwnedModel",

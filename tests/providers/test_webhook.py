@@ -154,3 +154,17 @@ def test_disabled_connection_is_409(csrf_client, world, yc_connection):
 
 def test_only_post_is_accepted(csrf_client, yc_connection):
     assert csrf_client.get(f"/webhooks/connections/{yc_connection.pk}/").status_code == 405
+
+
+def test_replay_landing_on_another_process_is_still_refused(csrf_client, yc_connection):
+    # Another web worker has its own (empty) per-process cache: clearing ours stands for it.
+    from django.core.cache import cache
+
+    timestamp = str(int(time.time()))
+    signature = sign(webhook_secret(yc_connection), timestamp, BODY)
+    first = _post(csrf_client, yc_connection.pk, timestamp=timestamp, signature=signature)
+    cache.clear()
+    again = _post(csrf_client, yc_connection.pk, timestamp=timestamp, signature=signature)
+    assert first.status_code == again.status_code == 202
+    assert again.json() == {"detail": "Already accepted."}
+    assert _sync_requests().count() == 1
