@@ -833,7 +833,7 @@ class ImportRunAdmin(TenantScopedAdmin):
         period = f"{obj.period_start:%Y-%m}"
         url = reverse("api:cost-export")
         return format_html(
-            '<a href="{}?tenant={}&period={}&format=csv">{} {} (CSV)</a> · '
+            '<a href="{}?tenant={}&period={}&format=csv&escape_formulas=true">{} {} (CSV)</a> · '
             '<a href="{}?tenant={}&period={}&format=parquet">Parquet</a>',
             url,
             obj.tenant_id,
@@ -861,7 +861,9 @@ class ImportRunAdmin(TenantScopedAdmin):
             return None
         tenant_id, period = pairs.pop()
         url = reverse("api:cost-export")
-        return HttpResponseRedirect(f"{url}?tenant={tenant_id}&period={period}&format=csv")
+        return HttpResponseRedirect(
+            f"{url}?tenant={tenant_id}&period={period}&format=csv&escape_formulas=true"
+        )
 
 
 def _issues_table(issues: dict):

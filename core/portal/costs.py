@@ -135,7 +135,8 @@ def _costs_page(request, *, upload_form=None, status=200):
         "imports_running": any(
             run.status in (ImportRun.Status.PENDING, ImportRun.Status.RUNNING) for run in imports
         ),
-        "export_csv": f"{export_url}?tenant={tenant.pk}&period={period}&format=csv",
+        "export_csv": f"{export_url}?tenant={tenant.pk}&period={period}&format=csv"
+        "&escape_formulas=true",  # people open it in a spreadsheet
         "export_parquet": f"{export_url}?tenant={tenant.pk}&period={period}&format=parquet",
     }
     return render(request, "portal/costs.html", context, status=status)

@@ -658,6 +658,13 @@ class CostExportView(APIView):
                 "period", OpenApiTypes.STR, description="YYYY-MM (default: this month, UTC)."
             ),
             OpenApiParameter("format", OpenApiTypes.STR, enum=list(export.FORMATS)),
+            OpenApiParameter(
+                "escape_formulas",
+                OpenApiTypes.BOOL,
+                description="CSV only: prefix cells that a spreadsheet would run as a formula "
+                "(leading =, +, -, @, tab, CR; plain numbers excepted) with a quote. Default "
+                "false: exact values, as FOCUS tools need. For files people open in Excel.",
+            ),
         ],
         responses={(200, "text/csv"): OpenApiTypes.BINARY, 400: OpenApiTypes.OBJECT},
     )
@@ -668,6 +675,9 @@ class CostExportView(APIView):
             period = params.get("period") or timezone.now().astimezone(dt.UTC).strftime("%Y-%m")
             start, end = export.parse_period(period)
             fmt = export.parse_format(params.get("format"))
+            escape = params.get("escape_formulas", "false").lower()
+            if escape not in ("true", "false", "1", "0"):
+                raise export.ExportError(f"escape_formulas must be true or false (got {escape!r})")
         except query.QueryError as exc:
             code = status.HTTP_403_FORBIDDEN if exc.status == 403 else status.HTTP_400_BAD_REQUEST
             return Response({exc.param or "detail": [str(exc)]}, status=code)
@@ -675,7 +685,8 @@ class CostExportView(APIView):
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         plan = export.export_plan(tenant.pk, start, end)
         response = StreamingHttpResponse(
-            export.stream_export(plan, fmt), content_type=export.CONTENT_TYPES[fmt]
+            export.stream_export(plan, fmt, escape_formulas=escape in ("true", "1")),
+            content_type=export.CONTENT_TYPES[fmt],
         )
         name = export.file_name(tenant, period, fmt)
         response["Content-Disposition"] = f'attachment; filename="{name}"'

@@ -12,6 +12,11 @@ our own ``x_`` columns (VAT, credits, linked resource, provenance, allocation id
 source file's own custom columns (``x_extensions``), unless one has the name of ours.
 
 The period is a calendar month of ChargePeriodStart in UTC, as FOCUS data and billing periods are.
+
+CSV cells are exact by default: FOCUS consumers (tools, the API, the CLI) must read back what was
+billed, even a tag value such as ``=SUM(A1)``. ``escape_formulas`` prefixes spreadsheet formulas
+with a quote (core.csv_safety, OWASP); the portal's and the admin's download links ask for it,
+because people open those files in a spreadsheet.
 """
 
 from __future__ import annotations
@@ -194,10 +199,12 @@ def export_rows(plan: ExportPlan) -> Iterator[dict[str, Any]]:
                 yield row
 
 
-def csv_chunks(plan: ExportPlan, rows: Iterator[dict]) -> Iterator[bytes]:
+def csv_chunks(
+    plan: ExportPlan, rows: Iterator[dict], *, escape_formulas: bool = False
+) -> Iterator[bytes]:
     focus, custom = choose_columns(None, plan.focus_fields, plan.custom)
     buffer = io.StringIO()
-    writer = FocusCsvWriter(buffer, focus, custom)
+    writer = FocusCsvWriter(buffer, focus, custom, escape_formulas=escape_formulas)
     writer.write_header()
     for row in rows:
         writer.write_row(row)
@@ -246,9 +253,12 @@ def parquet_chunks(
     yield sink.take()
 
 
-def stream_export(plan: ExportPlan, fmt: str) -> Iterator[bytes]:
+def stream_export(plan: ExportPlan, fmt: str, *, escape_formulas: bool = False) -> Iterator[bytes]:
+    """``escape_formulas`` (CSV only) guards spreadsheets; see core.csv_safety for the choice."""
     rows = export_rows(plan)
-    return parquet_chunks(plan, rows) if fmt == "parquet" else csv_chunks(plan, rows)
+    if fmt == "parquet":
+        return parquet_chunks(plan, rows)
+    return csv_chunks(plan, rows, escape_formulas=escape_formulas)
 
 
 def focus_export(
@@ -259,6 +269,7 @@ def focus_export(
     fmt: str,
     target: str | Path,
     progress: Callable[[int, int], None] | None = None,
+    escape_formulas: bool = False,
 ) -> ExportSummary:
     """Write the export to a file (for the CLI and the admin); ``progress(rows_done, rows)``.
 
@@ -283,7 +294,10 @@ def focus_export(
                 progress(done, plan.rows)
 
     size = 0
-    chunks = parquet_chunks(plan, counted()) if fmt == "parquet" else csv_chunks(plan, counted())
+    if fmt == "parquet":
+        chunks = parquet_chunks(plan, counted())
+    else:
+        chunks = csv_chunks(plan, counted(), escape_formulas=escape_formulas)
     target = Path(target)
     partial = target.with_name(target.name + ".part")  # a failed export leaves no half file
     try:

@@ -17,6 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import IO, Any
 
+from core.csv_safety import escape_formula
 from providers.focus import spec
 from providers.focus.spec import DataType
 from providers.focus.values import format_datetime, format_decimal, format_key_value
@@ -65,6 +66,8 @@ class FocusCsvWriter:
         stream: IO[str],
         columns: Sequence[spec.Column],
         extensions: Mapping[str, str] | None = None,
+        *,
+        escape_formulas: bool = False,
     ) -> None:
         self._csv = csv.writer(stream, lineterminator="\n")
         extensions = extensions or {}
@@ -72,6 +75,8 @@ class FocusCsvWriter:
         self._cells = [(c.field, _formatter(c.type)) for c in columns] + [
             (field, _format_custom) for field in extensions
         ]
+        if escape_formulas:  # for people's spreadsheets; tools need exact values (the default)
+            self._cells = [(f, _escaped(fmt)) for f, fmt in self._cells]
         self.rows_written = 0
 
     def write_header(self) -> None:
@@ -88,6 +93,10 @@ class FocusCsvWriter:
         for row in rows:
             self.write_row(row)
         return self.rows_written
+
+
+def _escaped(fmt: Callable[[Any], str]) -> Callable[[Any], str]:
+    return lambda value: escape_formula(fmt(value))
 
 
 def write_focus_csv(

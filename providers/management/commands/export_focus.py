@@ -24,6 +24,12 @@ class Command(BaseCommand):
         parser.add_argument("--period", required=True, help="Month as YYYY-MM")
         parser.add_argument("--format", choices=FORMATS, help="Default: from the file name, or csv")
         parser.add_argument("-o", "--output", required=True, type=Path, help="File to write")
+        parser.add_argument(
+            "--escape-formulas",
+            action="store_true",
+            help="CSV for spreadsheets: quote cells starting with =, +, -, @ (default: exact "
+            "values, as FOCUS tools need)",
+        )
 
     def handle(self, *args, tenant: str, period: str, format: str | None, output: Path, **o):
         target = find_tenant(tenant)
@@ -42,6 +48,7 @@ class Command(BaseCommand):
                     fmt=fmt,
                     target=output,
                     progress=self._progress,
+                    escape_formulas=o["escape_formulas"],
                 )
         except (ExportError, PermissionDenied, OSError) as exc:
             raise CommandError(str(exc)) from exc

@@ -131,7 +131,8 @@ def test_export_action_sends_to_the_months_export(world, client):
         {"action": "export_focus", "_selected_action": [run.pk]},
     )
     assert response.status_code == 302
-    assert response.url == f"/api/v1/cost-export/?tenant={world.a.pk}&period=2026-01&format=csv"
+    query = f"tenant={world.a.pk}&period=2026-01&format=csv&escape_formulas=true"
+    assert response.url == f"/api/v1/cost-export/?{query}"
 
 
 def test_rates_and_vat_rules_are_platform_data(world, client):
