@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.capabilities import capabilities_for
-from core.models import ApiToken, AuditEvent, Membership, Tenant
+from core.models import ApiToken, AuditEvent, Invitation, Membership, Tenant
 
 
 def tenant_list(*, user, action: str = "view"):
@@ -51,3 +51,9 @@ def me_get(*, user) -> dict:
             for m in memberships
         ],
     }
+
+
+def pending_invitations(user):
+    """The invitations waiting for ``user``'s answer (the invitee's own view, not tenant-scoped:
+    they hold no capability on those tenants yet)."""
+    return Invitation.objects.filter(user_id=user.pk).select_related("tenant", "invited_by")

@@ -7,12 +7,20 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from core.access import visible_users
-from core.admin.base import ReadOnlyTenantScopedAdmin, TenantListFilter, TenantScopedAdmin
-from core.models import ApiToken, AuditEvent, Membership, Tenant
+from core.admin.base import (
+    ReadOnlyTenantScopedAdmin,
+    ServiceRefused,
+    TenantListFilter,
+    TenantScopedAdmin,
+)
+from core.models import ApiToken, AuditEvent, Invitation, Membership, Tenant
 from core.portal.emails import send_invitation
 from core.services.memberships import member_invite, membership_delete, membership_update
 from core.services.tenants import EDITABLE_FIELDS, tenant_create, tenant_update
@@ -92,13 +100,54 @@ class MembershipAdmin(TenantScopedAdmin):
         return obj.user.email
 
     def service_create(self, request, form):
-        return member_invite(
+        result = member_invite(
             actor=request.user,
             tenant=form.cleaned_data["tenant"],
             email=form.cleaned_data["email"],
             role=form.cleaned_data["role"],
             send_email=send_invitation,
         )
+        if isinstance(result, Invitation):
+            # An existing account joins only when its owner accepts: there is no membership to
+            # show yet (see save_model / response_add).
+            self._invited = result
+            return None
+        return result
+
+    def save_model(self, request, obj, form, change):
+        self._invited = None
+        if change:
+            return super().save_model(request, obj, form, change)
+        try:
+            saved = self.service_create(request, form)
+        except (ValidationError, PermissionDenied) as exc:
+            raise ServiceRefused(exc) from exc
+        obj._invitation = self._invited
+        if saved is not None:
+            for field in saved._meta.concrete_fields:
+                setattr(obj, field.attname, getattr(saved, field.attname))
+            obj._state.adding = False
+            obj._state.fields_cache = dict(saved._state.fields_cache)
+
+    def log_addition(self, request, obj, message):
+        if getattr(obj, "_invitation", None) is None:  # the audit log has the invitation
+            return super().log_addition(request, obj, message)
+        return None
+
+    def response_add(self, request, obj, post_url_continue=None):
+        invitation = getattr(obj, "_invitation", None)
+        if invitation is None:
+            return super().response_add(request, obj, post_url_continue)
+        self.message_user(
+            request,
+            _(
+                "%(email)s already has an account: it is invited to %(tenant)s and gets access "
+                "once its owner accepts."
+            )
+            % {"email": invitation.email, "tenant": invitation.tenant},
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:core_membership_changelist"))
 
     def service_update(self, request, obj, form):
         membership = Membership.objects.get(pk=obj.pk)
@@ -188,6 +237,20 @@ class ApiTokenAdmin(TenantScopedAdmin):
             api_token_revoke(actor=request.user, token=token)
             revoked += 1
         self.message_user(request, _("%(n)d token(s) revoked.") % {"n": revoked})
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnlyTenantScopedAdmin):
+    """Pending invitations (created from the membership form; withdrawn in the portal)."""
+
+    list_display = ["email", "tenant", "role", "invited_by", "created_at"]
+    list_filter = ["role", TenantListFilter]
+    search_fields = ["email", "tenant__name"]
+    list_select_related = ["tenant", "invited_by"]
+    fields = ["tenant", "email", "role", "invited_by", "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
 
 
 @admin.register(AuditEvent)

@@ -6,7 +6,7 @@ from rest_framework import serializers
 from core.access import allowed_tenants
 from core.api.base import TenantScopedSerializer
 from core.capabilities import Capability, Role
-from core.models import ApiToken, AuditEvent, Membership, Tenant
+from core.models import ApiToken, AuditEvent, Invitation, Membership, Tenant
 
 User = get_user_model()
 
@@ -77,6 +77,20 @@ class MembershipSerializer(TenantScopedSerializer):
             fields["email"].required = False
             fields["email"].read_only = True
         return fields
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    """A pending invitation of an existing account: no access until its owner accepts it."""
+
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "tenant", "email", "role", "created_at", "status"]
+        read_only_fields = fields
+
+    def get_status(self, obj) -> str:
+        return "pending"
 
 
 class AuditEventSerializer(serializers.ModelSerializer):

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -17,7 +17,7 @@ from core.filtersets import (
     MembershipFilterSet,
     TenantFilterSet,
 )
-from core.models import ApiToken, AuditEvent, Membership, Tenant
+from core.models import ApiToken, AuditEvent, Invitation, Membership, Tenant
 from core.portal.emails import send_invitation
 from core.selectors import me_get
 from core.services.memberships import member_invite, membership_delete, membership_update
@@ -63,6 +63,27 @@ class MembershipViewSet(
     serializer_class = s.MembershipSerializer
     filterset_class = MembershipFilterSet
     ordering_fields = ["created_at", "role"]
+
+    @extend_schema(
+        responses={
+            201: s.MembershipSerializer,
+            202: OpenApiResponse(
+                s.InvitationSerializer,
+                description="The email belongs to an existing account: it is invited and gets "
+                "access once its owner accepts in the portal.",
+            ),
+        }
+    )
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.perform_create(serializer)
+        if isinstance(serializer.instance, Invitation):
+            body = s.InvitationSerializer(
+                serializer.instance, context=self.get_serializer_context()
+            )
+            return Response(body.data, status=status.HTTP_202_ACCEPTED)
+        return Response(serializer.data, status=status.HTTP_201_CREATED)
 
     def perform_create(self, serializer):
         data = serializer.validated_data

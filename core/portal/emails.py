@@ -20,7 +20,8 @@ def send_invitation(*, user, tenant, new_account: bool) -> None:
             "portal:password_reset_confirm", kwargs={"uidb64": uid, "token": token}
         )
     else:
-        link = settings.SITE_URL + reverse("portal:dashboard")
+        # An existing account gets nothing until its owner accepts, logged in as themselves.
+        link = settings.SITE_URL + reverse("portal:invitations")
     with translation.override(tenant.locale):
         context = {"user": user, "tenant": tenant, "link": link, "new_account": new_account}
         subject = render_to_string("portal/emails/invitation_subject.txt", context).strip()

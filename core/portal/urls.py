@@ -8,6 +8,7 @@ from core.portal.registry import PORTAL_VIEWS, PortalView, portal_path
 app_name = "portal"
 
 MEMBERSHIP = "core.Membership"
+INVITATION = "core.Invitation"
 CONNECTION = {"object_model": "providers.Connection", "object_param": "pk"}
 PUBLIC = {"public": True, "tenant_scoped": False}
 ACCOUNT = {"tenant_scoped": False}  # needs login, not a tenant
@@ -144,6 +145,35 @@ urlpatterns = [
         object_model=MEMBERSHIP,
         object_param="pk",
         post_data={"role": "viewer"},
+    ),
+    portal_path(
+        "team/invitations/<int:pk>/cancel/",
+        views.invitation_cancel_view,
+        "team_invitation_cancel",
+        methods=("POST",),
+        capability=MANAGE_MEMBERS,
+        object_model=INVITATION,
+        object_param="pk",
+    ),
+    # Invitations waiting for the signed-in person's own answer (their account, not a tenant)
+    portal_path("invitations/", views.invitations, "invitations", **ACCOUNT),
+    portal_path(
+        "invitations/<int:pk>/accept/",
+        views.invitation_accept_view,
+        "invitations_accept",
+        methods=("POST",),
+        object_model=INVITATION,
+        object_param="pk",
+        **ACCOUNT,
+    ),
+    portal_path(
+        "invitations/<int:pk>/decline/",
+        views.invitation_decline_view,
+        "invitations_decline",
+        methods=("POST",),
+        object_model=INVITATION,
+        object_param="pk",
+        **ACCOUNT,
     ),
     portal_path(
         "team/<int:pk>/remove/",

@@ -17,12 +17,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.capabilities import ROLE_RANK, Capability
-from core.models import Membership, Tenant
+from core.models import Invitation, Membership, Tenant
 from core.portal import forms
 from core.portal.emails import send_invitation
 from core.portal.tenancy import portal_can, portal_view, remember_tenant
+from core.selectors import pending_invitations
 from core.services.memberships import (
     actor_rank,
+    invitation_accept,
+    invitation_cancel,
+    invitation_decline,
     member_invite,
     membership_delete,
     membership_update,
@@ -159,7 +163,17 @@ def _team_page(request, *, invite_form=None, status=200):
         )
     if can_manage and invite_form is None:
         invite_form = forms.InviteForm(role_choices=forms.grantable_roles(user, tenant, rank=rank))
-    context = {"rows": rows, "can_manage": can_manage, "invite_form": invite_form}
+    invitations = (
+        Invitation.objects.for_user(user, "view").for_tenant(tenant).order_by("email")
+        if can_manage
+        else Invitation.objects.none()
+    )
+    context = {
+        "rows": rows,
+        "can_manage": can_manage,
+        "invite_form": invite_form,
+        "invitations": invitations,
+    }
     return render(request, "portal/team.html", context, status=status)
 
 
@@ -201,7 +215,7 @@ def member_invite_view(request):
             )
 
     try:
-        member_invite(
+        result = member_invite(
             actor=user,
             tenant=tenant,
             email=form.cleaned_data["email"],
@@ -214,12 +228,73 @@ def member_invite_view(request):
     except PermissionDenied as error:
         form.add_error(None, _error_text(error))
         return _team_page(request, invite_form=form, status=403)
+    names = {"email": form.cleaned_data["email"], "tenant": tenant.name}
+    if isinstance(result, Invitation):
+        text = _("%(email)s is invited to %(tenant)s and gets access after accepting.") % names
+    else:
+        text = _("%(email)s now has access to %(tenant)s.") % names
+    messages.success(request, text)
+    return redirect("portal:team")
+
+
+@require_POST
+@portal_view
+def invitation_cancel_view(request, pk: int):
+    _require_manage_members(request)
+    queryset = Invitation.objects.for_user(request.user, "delete").for_tenant(request.portal_tenant)
+    invitation = get_object_or_404(queryset, pk=pk)
+    try:
+        invitation_cancel(actor=request.user, invitation=invitation)
+    except (ValidationError, PermissionDenied) as error:
+        messages.error(request, _error_text(error))
+    else:
+        messages.success(
+            request, _("The invitation of %(email)s was withdrawn.") % {"email": invitation.email}
+        )
+    return redirect("portal:team")
+
+
+# --- Invitations waiting for the signed-in person's answer ------------------------------------
+
+
+@login_required
+def invitations(request):
+    """Not tenant-scoped: the invitee holds no capability on the inviting tenant yet."""
+    return render(
+        request, "portal/invitations.html", {"invitations": pending_invitations(request.user)}
+    )
+
+
+def _my_invitation(request, pk: int) -> Invitation:
+    return get_object_or_404(pending_invitations(request.user), pk=pk)
+
+
+@require_POST
+@login_required
+def invitation_accept_view(request, pk: int):
+    invitation = _my_invitation(request, pk)
+    try:
+        membership = invitation_accept(actor=request.user, invitation=invitation)
+    except (ValidationError, PermissionDenied) as error:
+        messages.error(request, _error_text(error))
+        return redirect("portal:invitations")
+    remember_tenant(request, membership.tenant)
+    messages.success(
+        request, _("You now have access to %(tenant)s.") % {"tenant": membership.tenant.name}
+    )
+    return redirect("portal:dashboard")
+
+
+@require_POST
+@login_required
+def invitation_decline_view(request, pk: int):
+    invitation = _my_invitation(request, pk)
+    invitation_decline(actor=request.user, invitation=invitation)
     messages.success(
         request,
-        _("%(email)s now has access to %(tenant)s.")
-        % {"email": form.cleaned_data["email"], "tenant": tenant.name},
+        _("You declined the invitation to %(tenant)s.") % {"tenant": invitation.tenant.name},
     )
-    return redirect("portal:team")
+    return redirect("portal:invitations")
 
 
 def _managed_membership(request, pk: int) -> Membership:

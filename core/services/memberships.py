@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from core.audit import record_event, snapshot
 from core.capabilities import OPERATOR_ROLES, ROLE_RANK, Capability, Role, capabilities_for
-from core.models import Membership, Tenant, TenantUserObjectPermission
+from core.models import Invitation, Membership, Tenant, TenantUserObjectPermission
 from core.services.guards import require_capability
 
 User = get_user_model()
@@ -59,15 +59,22 @@ def _check_can_assign(*, actor, tenant: Tenant, user, role: str) -> None:
         raise PermissionDenied(_("You cannot grant a role above your own."))
 
 
-@transaction.atomic
-def membership_create(*, actor, tenant: Tenant, user, role: str) -> Membership:
-    _check_can_assign(actor=actor, tenant=tenant, user=user, role=role)
+def _add_member(*, tenant: Tenant, user, role: str, created_by) -> Membership:
     if Membership.objects.filter(tenant=tenant, user=user).exists():
         raise ValidationError({"user": _("This user is already a member of the tenant.")})
-    membership = Membership(tenant=tenant, user=user, role=role, created_by=actor)
+    membership = Membership(tenant=tenant, user=user, role=role, created_by=created_by)
     membership.full_clean()
     membership.save()
     _sync_grants(user=user, tenant=tenant)
+    return membership
+
+
+@transaction.atomic
+def membership_create(*, actor, tenant: Tenant, user, role: str) -> Membership:
+    """Add ``user`` directly: for the system and for accounts the invite itself created. People
+    who already had an account join through ``member_invite`` → ``invitation_accept``."""
+    _check_can_assign(actor=actor, tenant=tenant, user=user, role=role)
+    membership = _add_member(tenant=tenant, user=user, role=role, created_by=actor)
     record_event(
         event_type="membership.created",
         actor=actor,
@@ -133,20 +140,110 @@ def _ensure_an_owner_remains(membership: Membership, *, new_role: str | None) ->
 
 
 @transaction.atomic
-def member_invite(*, actor, tenant: Tenant, email: str, role: str, send_email=None) -> Membership:
-    """Add a person by email: an existing account joins; otherwise an account without a password
-    is created and the person receives a link to choose one."""
+def member_invite(
+    *, actor, tenant: Tenant, email: str, role: str, send_email=None
+) -> Membership | Invitation:
+    """Add a person by email.
+
+    No account with that email: one is created without a password, made a member, and the person
+    receives a link to choose a password (the account is theirs from the start). An existing
+    account only gets a pending ``Invitation``: access starts when its owner accepts it in the
+    portal, and the inviter learns neither the account's username nor anything else about it.
+    """
     email = User.objects.normalize_email(email).strip()
     if not email or "@" not in email:
         raise ValidationError({"email": _("Enter a valid email address.")})
     user = User.objects.filter(email__iexact=email).order_by("pk").first()
-    created = user is None
-    if created:
+    if user is None:
         user = User(username=email.lower()[:150], email=email)
         user.set_unusable_password()
         user.full_clean(exclude=["password"])
         user.save()
-    membership = membership_create(actor=actor, tenant=tenant, user=user, role=role)
+        result = membership_create(actor=actor, tenant=tenant, user=user, role=role)
+    else:
+        result = _invitation_create(actor=actor, tenant=tenant, user=user, email=email, role=role)
     if send_email is not None:
+        created = isinstance(result, Membership)
         transaction.on_commit(lambda: send_email(user=user, tenant=tenant, new_account=created))
+    return result
+
+
+def _invitation_create(*, actor, tenant: Tenant, user, email: str, role: str) -> Invitation:
+    _check_can_assign(actor=actor, tenant=tenant, user=user, role=role)
+    if Membership.objects.filter(tenant=tenant, user=user).exists():
+        raise ValidationError({"email": _("This person is already a member of the tenant.")})
+    if Invitation.objects.filter(tenant=tenant, user=user).exists():
+        raise ValidationError({"email": _("This person has already been invited.")})
+    invitation = Invitation(tenant=tenant, user=user, email=email, role=role, invited_by=actor)
+    invitation.full_clean()
+    invitation.save()
+    record_event(
+        event_type="membership.invited",
+        actor=actor,
+        tenant=tenant,
+        target=invitation,
+        after=snapshot(invitation, ["email", "role"]),  # not the invitee's username
+    )
+    return invitation
+
+
+def _own_invitation(actor, invitation: Invitation) -> Invitation:
+    invitation = Invitation.objects.select_for_update().filter(pk=invitation.pk).first()
+    if invitation is None or actor is None or invitation.user_id != actor.pk:
+        raise PermissionDenied(_("This invitation is not yours."))
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, actor, invitation: Invitation) -> Membership:
+    """The invitee (and only they) accepts: the membership starts now, with the offered role,
+    provided the inviter may still grant it."""
+    invitation = _own_invitation(actor, invitation)
+    tenant, role = invitation.tenant, invitation.role
+    inviter = invitation.invited_by
+    if inviter is not None:
+        try:
+            _check_can_assign(actor=inviter, tenant=tenant, user=actor, role=role)
+        except PermissionDenied:
+            raise ValidationError(
+                _("This invitation is no longer valid: the person who sent it cannot grant it.")
+            ) from None
+    membership = _add_member(tenant=tenant, user=actor, role=role, created_by=inviter)
+    record_event(
+        event_type="membership.created",
+        actor=actor,
+        tenant=tenant,
+        target=membership,
+        after=snapshot(membership, ["user_id", "role"]),
+        extra={"username": actor.get_username(), "invitation": invitation.pk},
+    )
+    invitation.delete()
     return membership
+
+
+@transaction.atomic
+def invitation_decline(*, actor, invitation: Invitation) -> None:
+    invitation = _own_invitation(actor, invitation)
+    record_event(
+        event_type="membership.invitation_declined",
+        actor=actor,
+        tenant=invitation.tenant,
+        target=invitation,
+        before=snapshot(invitation, ["email", "role"]),
+    )
+    invitation.delete()
+
+
+@transaction.atomic
+def invitation_cancel(*, actor, invitation: Invitation) -> None:
+    """A member manager withdraws a pending invitation of their tenant."""
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    require_capability(actor, Capability.MANAGE_MEMBERS, invitation.tenant)
+    record_event(
+        event_type="membership.invitation_cancelled",
+        actor=actor,
+        tenant=invitation.tenant,
+        target=invitation,
+        before=snapshot(invitation, ["email", "role"]),
+    )
+    invitation.delete()

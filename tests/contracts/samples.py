@@ -69,6 +69,16 @@ def _audit_event(world, tenant):
         return record_event(event_type="sample.event", tenant=tenant)
 
 
+@sample("core.invitation")
+def _invitation(world, tenant):
+    """A pending invitation of an account that already exists (it belongs to another tenant)."""
+    from core.services.memberships import member_invite
+    from tests.factories import UserFactory
+
+    invitee = UserFactory()
+    return member_invite(actor=None, tenant=tenant, email=invitee.email, role=Role.VIEWER)
+
+
 CREATE_PAYLOADS["tenant"] = lambda w: {"name": "New sub", "slug": "new-sub", "parent": w.b.pk}
 CREATE_PAYLOADS["membership"] = lambda w: {
     "tenant": w.b.pk,
@@ -149,6 +159,42 @@ def _case_member_invite(world):
         lambda actor: member_invite(
             actor=actor, tenant=world.a, email="new@example.com", role="viewer"
         ),
+    )
+
+
+@service_case("core.services.memberships.invitation_accept")
+def _case_invitation_accept(world):
+    from core.services.memberships import invitation_accept
+
+    invitation = _invitation(world, world.a)
+    return (
+        invitation.user,
+        world.a,
+        lambda actor: invitation_accept(actor=actor, invitation=invitation),
+    )
+
+
+@service_case("core.services.memberships.invitation_decline")
+def _case_invitation_decline(world):
+    from core.services.memberships import invitation_decline
+
+    invitation = _invitation(world, world.a)
+    return (
+        invitation.user,
+        world.a,
+        lambda actor: invitation_decline(actor=actor, invitation=invitation),
+    )
+
+
+@service_case("core.services.memberships.invitation_cancel")
+def _case_invitation_cancel(world):
+    from core.services.memberships import invitation_cancel
+
+    invitation = _invitation(world, world.a)
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: invitation_cancel(actor=actor, invitation=invitation),
     )
 
 

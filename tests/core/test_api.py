@@ -171,3 +171,19 @@ def test_openapi_schema_is_valid_and_warning_free(db, tmp_path):
     target = tmp_path / "schema.yaml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
     assert "/api/v1/connections/" in target.read_text()
+
+
+def test_adding_an_existing_account_by_email_only_invites_it(world, api_as):
+    from core.models import Invitation, Membership
+
+    response = api_as(world.owner_a).post(
+        "/api/v1/memberships/",
+        {"tenant": world.a.pk, "email": world.owner_b.email, "role": "viewer"},
+        format="json",
+    )
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["status"] == "pending" and body["email"] == world.owner_b.email
+    assert world.owner_b.username not in response.content.decode()
+    assert not Membership.objects.filter(user=world.owner_b, tenant=world.a).exists()
+    assert Invitation.objects.filter(user=world.owner_b, tenant=world.a).exists()

@@ -4,8 +4,8 @@ from django.core import mail
 from django.urls import reverse
 
 from core.capabilities import Role
-from core.models import AuditEvent, Membership
-from tests.factories import member
+from core.models import AuditEvent, Invitation, Membership, Tenant
+from tests.factories import TenantFactory, UserFactory, member
 from tests.portal.conftest import link_path
 
 User = get_user_model()
@@ -119,18 +119,80 @@ def test_invite_creates_membership_and_emails_a_working_link(
     assert client.get(reverse("portal:dashboard")).status_code == 200
 
 
-def test_inviting_an_existing_account_grants_access_and_links_the_dashboard(
+def test_inviting_an_existing_account_needs_its_consent(
     login, world, django_capture_on_commit_callbacks
 ):
+    # An account whose username says more than the email the inviter typed.
+    handle = "b-secret-handle"
+    User.objects.filter(pk=world.owner_b.pk).update(username=handle)
     client = login(world.owner_a)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             reverse("portal:team_invite"), {"email": "owner-b@example.com", "role": "viewer"}
         )
     assert response.status_code == 302
-    assert Membership.objects.filter(user=world.owner_b, tenant=world.a, role="viewer").exists()
+    # Nothing is granted yet, and the inviter does not learn the account's username.
+    assert not Membership.objects.filter(user=world.owner_b, tenant=world.a).exists()
+    assert not Tenant.objects.for_user(world.owner_b, "view").filter(pk=world.a.pk).exists()
+    team = client.get(reverse("portal:team")).content.decode()
+    assert "owner-b@example.com" in team
+    assert handle not in team
     assert "/password/reset/" not in mail.outbox[0].body
-    assert reverse("portal:dashboard") in mail.outbox[0].body
+    assert reverse("portal:invitations") in mail.outbox[0].body
+
+    # The invitee accepts, logged in as themselves; then the access starts.
+    invitee = login(world.owner_b)
+    page = invitee.get(reverse("portal:invitations"))
+    assert page.status_code == 200 and world.a.name in page.content.decode()
+    invitation = Invitation.objects.get(user=world.owner_b, tenant=world.a)
+    accepted = invitee.post(reverse("portal:invitations_accept", args=[invitation.pk]))
+    assert accepted.status_code == 302
+    assert Membership.objects.filter(user=world.owner_b, tenant=world.a, role="viewer").exists()
+    assert not Invitation.objects.filter(pk=invitation.pk).exists()
+    event = AuditEvent.objects.filter(tenant=world.a, event_type="membership.created").first()
+    assert event.actor_id == world.owner_b.pk
+    assert event.extra["invitation"] == invitation.pk
+
+
+def test_declined_invitation_grants_nothing(login, world):
+    login(world.owner_a).post(
+        reverse("portal:team_invite"), {"email": "owner-b@example.com", "role": "viewer"}
+    )
+    invitation = Invitation.objects.get(user=world.owner_b, tenant=world.a)
+    client = login(world.owner_b)
+    response = client.post(reverse("portal:invitations_decline", args=[invitation.pk]))
+    assert response.status_code == 302
+    assert not Invitation.objects.exists()
+    assert not Membership.objects.filter(user=world.owner_b, tenant=world.a).exists()
+
+
+def test_only_the_invitee_can_accept(login, world):
+    login(world.owner_a).post(
+        reverse("portal:team_invite"), {"email": "owner-b@example.com", "role": "viewer"}
+    )
+    invitation = Invitation.objects.get(user=world.owner_b, tenant=world.a)
+    for someone_else in (world.owner_a, world.viewer_a, world.operator_b):
+        client = login(someone_else)
+        response = client.post(reverse("portal:invitations_accept", args=[invitation.pk]))
+        assert response.status_code == 404
+    assert not Membership.objects.filter(user=world.owner_b, tenant=world.a).exists()
+
+
+def test_pending_invitation_does_not_open_the_user_admin_to_the_inviter(client, world):
+    from core.services.memberships import member_invite, membership_create
+
+    outsider = UserFactory(username="far-away", email="far@example.com")
+    elsewhere = TenantFactory(name="Elsewhere")
+    membership_create(actor=None, tenant=elsewhere, user=outsider, role=Role.VIEWER)
+    member_invite(actor=world.operator_a, tenant=world.a, email="far@example.com", role="viewer")
+    client.force_login(world.operator_a)
+    users = client.get(reverse("admin:auth_user_changelist")).content.decode()
+    assert "far-away" not in users
+    assert client.get(reverse("admin:auth_user_change", args=[outsider.pk])).status_code in (
+        302,
+        403,
+        404,
+    )
 
 
 def test_invitation_email_is_in_the_tenants_language(
@@ -192,7 +254,7 @@ def test_inviting_an_existing_member_shows_the_service_error(login, world):
         reverse("portal:team_invite"), {"email": "viewer-a@example.com", "role": "viewer"}
     )
     assert response.status_code == 400
-    errors = response.context["invite_form"].non_field_errors()
+    errors = response.context["invite_form"].errors["email"]
     assert "already a member" in " ".join(errors)
     assert Membership.objects.count() == memberships
 
