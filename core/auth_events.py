@@ -5,11 +5,15 @@ Django reports these through its auth signals; the receivers only hand over to t
 
 from __future__ import annotations
 
+from axes.signals import user_locked_out
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.core.cache import cache
 from django.db import transaction
 from django.dispatch import receiver
 
 from core.audit import record_event
+from core.auth_identity import account_username, unknown_marker
 
 
 def _record(event_type: str, user=None, extra: dict | None = None) -> None:
@@ -30,5 +34,21 @@ def _on_logout(sender, request, user, **kwargs) -> None:
 
 @receiver(user_login_failed, dispatch_uid="audit_login_failed")
 def _on_login_failed(sender, credentials, request=None, **kwargs) -> None:
-    # Only the username is kept; the password never reaches the log.
-    _record("auth.login_failed", extra={"username": str(credentials.get("username", ""))[:150]})
+    # The password never reaches the log, nor does a typed name that is no account's (it is
+    # often the password typed into the wrong box): see core.auth_identity.
+    typed = str(credentials.get("username", ""))
+    username = account_username(typed)
+    if username is not None:
+        extra = {"username": username}
+    else:
+        extra = {"username": None, "unknown_username": unknown_marker(typed)}
+    _record("auth.login_failed", extra=extra)
+
+
+@receiver(user_locked_out, dispatch_uid="audit_locked_out")
+def _on_locked_out(sender, request=None, username=None, ip_address=None, **kwargs) -> None:
+    # ``username`` is already what core.auth_identity.axes_username made of the typed name.
+    # django-axes signals every refused attempt during a lockout; the audit log wants the lockout.
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    if cache.add(f"audit:locked_out:{username}:{ip_address}", 1, timeout=seconds):
+        _record("auth.locked_out", extra={"username": username, "ip_address": ip_address})

@@ -31,6 +31,7 @@ from core.services.memberships import (
     membership_delete,
     membership_update,
 )
+from core.throttling import locked_out_page, password_reset_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,12 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("portal:password_reset_done")
 
     def form_valid(self, form):
+        if not password_reset_allowed(self.request, form.cleaned_data["email"]):
+            return locked_out_page(
+                self.request,
+                _("Too many password-reset requests for this address or from your network."),
+                settings.PASSWORD_RESET_THROTTLE_WINDOW,
+            )
         # Links are built from SITE_URL, never from the request's Host header.
         self.extra_email_context = {"site_url": settings.SITE_URL.rstrip("/")}
         return super().form_valid(form)

@@ -14,6 +14,7 @@ import dj_database_url
 from cryptography.fernet import Fernet
 from django.utils.translation import gettext_lazy as _
 
+from core.csp import DEFAULT_POLICY as DEFAULT_CSP
 from infrazen.env import env_bool, env_int, env_list, env_str
 from infrazen.local_state import (
     BASE_DIR,
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "django_celery_beat",
+    "axes",
     "core",
     "providers",
     "allocation",
@@ -60,6 +62,9 @@ MIDDLEWARE = [
     "core.middleware.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.csp.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: turns a lockout found during authentication into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "infrazen.urls"
@@ -96,6 +101,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses locked-out accounts and IPs first
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -109,6 +115,21 @@ LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:dashboard"
 LOGOUT_REDIRECT_URL = "portal:login"
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600)
+# Sign-in lockout (django-axes; admin and portal): after LOGIN_FAILURE_LIMIT failures for one
+# account, or from one client IP, sign-in is refused for LOGIN_LOCKOUT_MINUTES (429, a clear page,
+# an "auth.locked_out" audit event). Typed names that are no account's are stored hashed.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each one locks on its own
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "core.auth_identity.axes_username"
+AXES_CLIENT_IP_CALLABLE = "core.middleware.client_ip"
+AXES_LOCKOUT_CALLABLE = "core.throttling.lockout_response"
+AXES_VERBOSE = False
+# Password-reset requests (they send email): per typed address and per client IP, per window.
+PASSWORD_RESET_THROTTLE_WINDOW = timedelta(minutes=env_int("PASSWORD_RESET_THROTTLE_MINUTES", 60))
+PASSWORD_RESET_LIMIT_PER_ADDRESS = env_int("PASSWORD_RESET_LIMIT_PER_ADDRESS", 3)
+PASSWORD_RESET_LIMIT_PER_IP = env_int("PASSWORD_RESET_LIMIT_PER_IP", 20)
 GUARDIAN_RAISE_403 = False
 GUARDIAN_AUTO_PREFETCH = False
 ANONYMOUS_USER_NAME = None  # no guardian anonymous user: anonymous access is never granted
@@ -124,6 +145,9 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy of the admin and the portal (core/csp.py); set it to "" to turn it off.
+CONTENT_SECURITY_POLICY = env_str("CONTENT_SECURITY_POLICY", DEFAULT_CSP)
+CONTENT_SECURITY_POLICY_PATHS = ("/admin/", "/portal/")
 if env_bool("USE_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
@@ -257,5 +281,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

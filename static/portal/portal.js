@@ -41,6 +41,16 @@
   }
   document.addEventListener("DOMContentLoaded", scheduleLiveRefresh);
 
+  // data-reload-after="N": reload the whole page after N seconds (e.g. while an import runs).
+  // Kept here rather than inline so the Content-Security-Policy can forbid inline scripts.
+  document.addEventListener("DOMContentLoaded", function () {
+    var marker = document.querySelector("[data-reload-after]");
+    if (marker) {
+      var seconds = parseInt(marker.getAttribute("data-reload-after"), 10) || 15;
+      window.setTimeout(function () { window.location.reload(); }, seconds * 1000);
+    }
+  });
+
   // Close an open <details> menu when clicking elsewhere.
   document.addEventListener("click", function (event) {
     document.querySelectorAll("details.user-menu[open]").forEach(function (menu) {
