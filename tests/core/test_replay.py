@@ -15,7 +15,7 @@ from core.replay import claim_once, purge_expired, release
 WINDOW = dt.timedelta(minutes=10)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_claims_from_separate_connections_have_one_winner():
     results: list[bool] = []
     barrier = threading.Barrier(6)
