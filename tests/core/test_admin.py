@@ -58,6 +58,21 @@ def test_admin_invite_adds_a_member(world, client):
     assert Membership.objects.get(user__email="olga@example.com").role == "finance"
 
 
+def test_admin_invite_of_an_existing_account_only_invites_it(world, client):
+    from core.models import Invitation
+
+    client.force_login(world.operator_a)
+    response = client.post(
+        reverse("admin:core_membership_add"),
+        {"tenant": world.a.pk, "email": world.owner_b.email, "role": "viewer"},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == reverse("admin:core_membership_changelist")
+    assert any("gets access once its owner accepts" in m for m in _messages(response))
+    assert not Membership.objects.filter(user=world.owner_b, tenant=world.a).exists()
+    assert Invitation.objects.filter(user=world.owner_b, tenant=world.a).exists()
+
+
 def test_service_refusal_is_an_admin_message_not_a_500(world, client):
     client.force_login(world.operator_a)
     owner = Membership.objects.get(user=world.owner_a)
