@@ -4,10 +4,13 @@ Rows are read through a server-side cursor inside one read transaction (a consis
 an import committing meanwhile cannot leave the file half old, half new) and written in chunks,
 so memory does not grow with the number of rows; Parquet holds one row group at a time.
 
-Columns: every FOCUS column that holds a value in the period, the mandatory ones always, and
-AvailabilityZone, CommitmentDiscountId and CommitmentDiscountStatus always (focus-validator 2.2.1
-needs them even when null). A FOCUS 1.0 source therefore exports as a valid 1.2 file (1.2 added no
-mandatory columns) instead of growing 1.2 columns full of forbidden nulls. Custom columns follow:
+Columns: every FOCUS column that holds a value in the period, the mandatory ones always, and the
+columns that may always be null and that the criteria we claim for focus-validator 2.2.1 need
+(availability zone, region, resource and its type, SKU price details, invoice, tags, commitment
+discount id and status; see ``ALWAYS``). A FOCUS 1.0 source therefore exports as a valid 1.2 file
+(1.2 added no mandatory columns) instead of growing columns full of forbidden nulls (SubAccountType
+beside a SubAccountId, say). Region, zone and resource name and type are completed from the
+inventory the rows link to (``providers.costs.enrichment``). Custom columns follow:
 our own ``x_`` columns (VAT, credits, linked resource, provenance, allocation ids), then the
 source file's own custom columns (``x_extensions``), unless one has the name of ours.
 
@@ -29,6 +32,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from providers.costs import enrichment
 from providers.focus import spec
 from providers.focus.spec import DataType
 from providers.focus.values import format_datetime, format_decimal, format_key_value
@@ -42,10 +46,23 @@ from providers.focus.writer import (
 
 TABLE = "providers_costlineitem"
 FORMATS = ("csv", "parquet")
+EXPORT_VERSIONS = ("1.2",)
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 CURSOR_ROWS = 2_000
 CSV_CHUNK_BYTES = 256 * 1024
-ALWAYS = ("availability_zone", "commitment_discount_id", "commitment_discount_status")
+ALWAYS = (
+    "availability_zone",
+    "commitment_discount_id",
+    "commitment_discount_status",
+    "invoice_id",
+    "region_id",
+    "region_name",
+    "resource_id",
+    "resource_name",
+    "resource_type",
+    "sku_price_details",
+    "tags",
+)
 FOCUS_FIELDS = tuple(c.field for c in spec.columns_for("1.2"))
 JSON_FIELDS = frozenset(c.field for c in spec.COLUMNS if c.type is DataType.JSON) | {"x_credits"}
 # Our x_ columns: (row key = table column, header). Provenance columns are never null.
@@ -125,9 +142,13 @@ def export_plan(
     ]
     where = "tenant_id = %s AND charge_period_start >= %s AND charge_period_start < %s"
     params = [tenant_id, start, end]
-    presence = ", ".join(f"bool_or({f} IS NOT NULL)" for f in nullable)
+    expression, joins, join_params = _sources(tenant_id)
+    presence = ", ".join(f"bool_or(({expression(f)}) IS NOT NULL)" for f in nullable)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*), {presence} FROM {TABLE} WHERE {where}", params)
+        cursor.execute(
+            f"SELECT count(*), {presence} FROM {TABLE} c {joins} WHERE {_aliased(where)}",
+            [*join_params, *params],
+        )
         count, *present = cursor.fetchone()
         cursor.execute(
             f"SELECT DISTINCT jsonb_object_keys(x_extensions) FROM {TABLE} "
@@ -166,13 +187,14 @@ def export_rows(plan: ExportPlan) -> Iterator[dict[str, Any]]:
     numbers, so tag values are written back exactly as they were loaded.
     """
     columns = [*plan.focus_fields, *plan.own]
-    select = [f"{c}::text" if c in JSON_FIELDS else c for c in columns]
+    expression, joins, join_params = _sources(plan.tenant_id)
+    select = [f"({expression(c)})::text" if c in JSON_FIELDS else expression(c) for c in columns]
     if plan.extensions:
-        select.append("x_extensions::text")
+        select.append("c.x_extensions::text")
     sql = (
-        f"SELECT {', '.join(select)} FROM {TABLE} WHERE tenant_id = %s "
-        "AND charge_period_start >= %s AND charge_period_start < %s "
-        "ORDER BY charge_period_start, id"
+        f"SELECT {', '.join(select)} FROM {TABLE} c {joins} WHERE c.tenant_id = %s "
+        "AND c.charge_period_start >= %s AND c.charge_period_start < %s "
+        "ORDER BY c.charge_period_start, c.id"
     )
     json_positions = [i for i, c in enumerate(columns) if c in JSON_FIELDS]
     with transaction.atomic():
@@ -180,7 +202,7 @@ def export_rows(plan: ExportPlan) -> Iterator[dict[str, Any]]:
         name = f"focus_export_{uuid.uuid4().hex}"
         with connection.connection.cursor(name=name) as cursor:
             cursor.itersize = CURSOR_ROWS
-            cursor.execute(sql, [plan.tenant_id, plan.start, plan.end])
+            cursor.execute(sql, [*join_params, plan.tenant_id, plan.start, plan.end])
             for record in cursor:
                 values = list(record[: len(columns)])
                 for i in json_positions:
@@ -259,6 +281,7 @@ def focus_export(
     fmt: str,
     target: str | Path,
     progress: Callable[[int, int], None] | None = None,
+    version: str = "1.2",
 ) -> ExportSummary:
     """Write the export to a file (for the CLI and the admin); ``progress(rows_done, rows)``.
 
@@ -306,6 +329,21 @@ def focus_export(
             for currency, sums in plan.totals.items()
         },
     )
+
+
+def _sources(tenant_id: int) -> tuple[Callable[[str], str], str, list]:
+    """(field -> its SQL over the line items ``c`` and the inventory, JOIN clauses, their
+    parameters): stored values, enriched from the inventory where ``enrichment`` says so."""
+    enriched, joins, params = enrichment.export_columns(tenant_id)
+
+    def expression(field: str) -> str:
+        return enriched.get(field) or f"c.{field}"
+
+    return expression, joins, params
+
+
+def _aliased(where: str) -> str:
+    return " AND ".join(f"c.{condition.strip()}" for condition in where.split(" AND "))
 
 
 # --- cells --------------------------------------------------------------------------------------

@@ -100,7 +100,7 @@ def test_rows_follow_the_focus_mapping(world, sim, source):
     )
     _pull(world, source)
 
-    item = _day_items(world.a, TODAY).filter(x_extensions__x_monetary_grant_credit__startswith="-")
+    item = _day_items(world.a, TODAY).filter(x_credits__monetary_grant__startswith="-")
     row = item.first()
     assert row is not None
     # 14 February MSK is [13 Feb 21:00Z, 14 Feb 21:00Z); the billing period is February MSK.
@@ -112,8 +112,9 @@ def test_rows_follow_the_focus_mapping(world, sim, source):
     assert row.sub_account_type == "Folder"
     assert row.sub_account_id in sim.inventory.folders
     assert row.charge_category == "Usage" and row.billing_currency == "RUB"
-    credit = Decimal(row.x_extensions["x_credit"])
+    credit = Decimal(row.x_credits["total"])
     assert credit < 0
+    assert "x_credit" not in row.x_extensions  # the credits live in x_credits only
     assert row.billed_cost == row.effective_cost == row.list_cost + credit
     assert row.list_cost == row.contracted_cost
     assert row.list_unit_price * row.pricing_quantity == row.list_cost
