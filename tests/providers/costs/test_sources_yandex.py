@@ -305,3 +305,64 @@ def test_a_broken_download_is_retried_from_the_start(world, sim, source):
 
     assert (result.imported, result.failed) == (5, 0)
     assert _billed(world.a) == sim.billing.expected_totals()["RUB"]
+
+
+def test_a_header_only_day_file_clears_that_day_and_nothing_else(world, sim, source):
+    _pull(world, source)
+    cleared_day = DAYS[2]
+    kept = {day: set(_day_items(world.a, day).values_list("id", flat=True)) for day in DAYS}
+    assert kept[cleared_day]
+    day_summary = CostDailySummary.objects.filter(tenant=world.a, day=cleared_day)
+    assert day_summary.exists()
+
+    sim.billing.set_empty(cleared_day)  # Yandex rewrites the day: no charges after all
+    result = _pull(world, source)
+
+    assert (result.status, result.imported, result.unchanged) == ("succeeded", 1, 4)
+    run = ImportRun.objects.filter(tenant=world.a).order_by("-id").first()
+    assert run.status == ImportRun.Status.SUCCEEDED
+    assert (run.rows_read, run.rows_loaded, run.rows_replaced) == (0, 0, len(kept[cleared_day]))
+    assert "empty_file" in run.warnings
+    assert not _day_items(world.a, cleared_day).exists()
+    assert not day_summary.exists()  # the rollups follow
+    for day in DAYS:
+        if day != cleared_day:
+            assert set(_day_items(world.a, day).values_list("id", flat=True)) == kept[day]
+    assert _billed(world.a) == sim.billing.expected_totals()["RUB"]  # the empty day adds 0
+
+
+def _credit_sums(tenant) -> dict[str, Decimal]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum((x_credits->>'total')::numeric), 0), "
+            "coalesce(sum((x_credits->>'monetary_grant')::numeric), 0), "
+            "coalesce(sum((x_credits->>'cud')::numeric), 0), "
+            "coalesce(sum((x_credits->>'misc')::numeric), 0), count(x_credits) "
+            "FROM providers_costlineitem WHERE tenant_id = %s",
+            [tenant.pk],
+        )
+        total, grant, cud, misc, rows = cursor.fetchone()
+    return {"total": total, "grant": grant, "cud": cud, "misc": misc, "rows": rows}
+
+
+def test_credits_are_in_x_credits_with_exact_totals(world, sim, source):
+    _pull(world, source)
+
+    rows = [row for day in DAYS for row in sim.billing.file(day).rows]
+    expected = {
+        "total": sum(Decimal(r["credit"]) for r in rows),
+        "grant": sum(Decimal(r["monetary_grant_credit"]) for r in rows),
+        "cud": sum(Decimal(r["cud_credit"]) for r in rows),
+        "misc": sum(Decimal(r["misc_credit"]) for r in rows),
+        "rows": sum(1 for r in rows if Decimal(r["credit"])),
+    }
+    assert expected["total"] < 0 and expected["grant"] < 0 and expected["cud"] < 0
+    assert _credit_sums(world.a) == expected
+    assert expected["total"] == expected["grant"] + expected["cud"] + expected["misc"]
+    # Billed is list minus the credits, to the last digit.
+    items = CostLineItem.objects.filter(tenant=world.a)
+    listed = items.aggregate(s=Sum("list_cost"))["s"]
+    assert _billed(world.a) == listed + expected["total"]
+    assert not items.filter(x_credits__isnull=False, x_extensions__has_key="x_credit").exists()
