@@ -38,7 +38,14 @@ from providers.partitions import ensure_monthly_partitions
 TABLE = "providers_costlineitem"
 BATCH_ROWS = 2_000  # rendered rows per COPY write: about 1.5 MB of text
 PROGRESS_ROWS = 20_000  # rows between progress callbacks
-FOCUS_FIELDS = frozenset(c.field for c in spec.columns_for("1.2"))
+FOCUS_FIELDS = frozenset(c.field for c in spec.columns_for("1.3"))
+# A FOCUS 1.3 file may name its provider only in ServiceProviderName (ProviderName and
+# PublisherName are deprecated); the older columns, which VAT rules, rollups and queries use, are
+# then filled from it.
+PROVIDER_FALLBACKS = {
+    "provider_name": "service_provider_name",
+    "publisher_name": "service_provider_name",
+}
 # A row field holding the credit breakdown as JSON text (the Yandex export reader emits it).
 CREDITS_FIELD = "x_credits"
 # Statistics are refreshed when a load adds at least this share of a partition's rows (or the
@@ -326,6 +333,12 @@ class _ColumnPlan:
         # COPY's text for NULL: "" when no cell can be an empty string, else the default \N.
         self.copy_null = "" if empty_is_null else "\\N"
         self.focus = [(i, f) for i, f in enumerate(fields) if f in FOCUS_FIELDS]
+        given = {f: i for i, f in self.focus}
+        self.focus += [
+            (given[source], field)
+            for field, source in PROVIDER_FALLBACKS.items()
+            if field not in given and source in given
+        ]
         self.extensions = [
             (i, f) for i, f in enumerate(fields) if f not in FOCUS_FIELDS and f != CREDITS_FIELD
         ]
@@ -336,7 +349,7 @@ class _ColumnPlan:
             raise ValueError("ChargePeriodStart is required to load cost rows") from exc
         self.billed_index = positions.get("billed_cost")
         self.currency_index = positions.get("billing_currency")
-        self.provider_index = positions.get("provider_name")
+        self.provider_index = positions.get("provider_name", positions.get("service_provider_name"))
         self.resource_index = positions.get("resource_id")
         self.credits_index = positions.get(CREDITS_FIELD)
         self.category_index = positions.get("charge_category")

@@ -7,7 +7,8 @@ One file per MSK day, one row per day x folder x SKU x resource, with a dynamic 
   ListCost = ContractedCost = cost; sums are exact (a Decimal context that traps rounding);
 - ChargePeriod = the row's MSK day as UTC ([D-1 21:00Z, D 21:00Z)); BillingPeriod = its MSK month;
 - SubAccount = folder ("Folder"); Tags = the non-empty label columns, keys without the prefix;
-- ProviderName = PublisherName = InvoiceIssuerName = "Yandex Cloud" (validator rule C-005);
+- ProviderName = PublisherName = InvoiceIssuerName = "Yandex Cloud" (validator rule C-005), and
+  so are 1.3's ServiceProviderName and HostProviderName (Yandex sells what runs on its own cloud);
 - InvoiceId = ``<billing_account_id>/<YYYY-MM>`` of the MSK month: Yandex invoices a billing
   account once a month and the export names no invoice, so this is the provisional invoice the row
   will be on (FOCUS lets an InvoiceId be generated before the invoice is issued);
@@ -95,6 +96,8 @@ FIELDS = (
     "provider_name",
     "publisher_name",
     "invoice_issuer_name",
+    "service_provider_name",
+    "host_provider_name",
     "service_name",
     "service_category",
     "service_subcategory",
@@ -426,6 +429,8 @@ class YandexExportReader:
             "Usage-Based",
             sku_name,
             "Committed" if cud else "Standard",
+            PROVIDER,
+            PROVIDER,
             PROVIDER,
             PROVIDER,
             PROVIDER,

@@ -128,6 +128,16 @@ def test_an_exported_yandex_month_passes_our_strict_checker_with_every_claimed_c
         loaded.expected_totals["RUB"]
         == CostLineItem.objects.filter(tenant=world.a).aggregate(s=Sum("billed_cost"))["s"]
     )
+    # The same month as FOCUS 1.3: our checker's 1.3 rules, Yandex as service and host provider.
+    focus13 = tmp_path / "month13.csv"
+    export.focus_export(
+        actor=None, tenant=world.a, period=PERIOD, fmt="csv", target=focus13, version="1.3"
+    )
+    report = check_focus(focus13, strict=True)
+    assert report.passed and report.version == "1.3", report.format_text()
+    assert {(r["ServiceProviderName"], r["HostProviderName"]) for r in _rows(focus13)} == {
+        ("Yandex Cloud", "Yandex Cloud")
+    }
 
 
 def test_yandex_rows_carry_the_inventorys_region_zone_name_and_type(world, month_sim, tmp_path):
