@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import shutil
 import subprocess
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -36,6 +37,16 @@ def _validator() -> Path | None:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return Path(candidate)
     return None
+
+
+def _runner_environment() -> dict[str, str]:
+    """The runner finds Python 3.12 through `pyenv root`, as the CI step does: put pyenv on
+    PATH when the environment (a bare CI shell) lacks it."""
+    env = dict(os.environ)
+    pyenv = Path(env.get("PYENV_ROOT") or Path.home() / ".pyenv") / "bin"
+    if not shutil.which("pyenv") and (pyenv / "pyenv").exists():
+        env["PATH"] = f"{pyenv}{os.pathsep}{env.get('PATH', '')}"
+    return env
 
 
 @pytest.fixture
@@ -69,6 +80,7 @@ def test_an_exported_yandex_month_passes_the_finops_validator(world, month_sim, 
         text=True,
         timeout=900,
         cwd=tmp_path,
+        env=_runner_environment(),
     )
 
     # Exit 0: no failing rule but the validator's own false InvoiceId-C-004-C (1: other rules
