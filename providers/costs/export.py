@@ -5,12 +5,13 @@ an import committing meanwhile cannot leave the file half old, half new) and wri
 so memory does not grow with the number of rows; Parquet holds one row group at a time.
 
 Columns: every FOCUS column that holds a value in the period, the mandatory ones always, and the
-columns that may always be null and that the criteria we claim for focus-validator 2.2.1 need
-(availability zone, region, resource and its type, SKU price details, invoice, tags, commitment
-discount id and status; see ``ALWAYS``). A FOCUS 1.0 source therefore exports as a valid 1.2 file
-(1.2 added no mandatory columns) instead of growing columns full of forbidden nulls (SubAccountType
-beside a SubAccountId, say). Region, zone and resource name and type are completed from the
-inventory the rows link to (``providers.costs.enrichment``). Custom columns follow:
+1.0 columns that may always be null and that the criteria we claim for focus-validator 2.2.1 need
+(availability zone, region, resource and its type, tags, commitment discount id and status; see
+``ALWAYS``), and SkuPriceDetails beside a SkuPriceId. A FOCUS 1.0 source therefore exports as a
+valid 1.2 file (1.2 added no mandatory columns) instead of growing columns full of forbidden nulls
+(SubAccountType beside a SubAccountId, say). Region, zone and resource name and type are
+completed from the inventory the rows link to (``providers.costs.enrichment``). Custom columns
+follow:
 our own ``x_`` columns (VAT, credits, linked resource, provenance, allocation ids), then the
 source file's own custom columns (``x_extensions``), unless one has the name of ours.
 
@@ -65,15 +66,15 @@ ALWAYS = (
     "availability_zone",
     "commitment_discount_id",
     "commitment_discount_status",
-    "invoice_id",
     "region_id",
     "region_name",
     "resource_id",
     "resource_name",
     "resource_type",
-    "sku_price_details",
     "tags",
 )
+# Written (if only as nulls) whenever the column they describe is.
+COMPANIONS = {"sku_price_details": "sku_price_id"}
 FOCUS_FIELDS = {v: tuple(c.field for c in spec.columns_for(v)) for v in EXPORT_VERSIONS}
 # Always written in 1.3 besides its required columns: derived for every row (see above).
 ALWAYS_13 = ("host_provider_name",)
@@ -205,6 +206,7 @@ def export_plan(
             }
     has = dict(zip(nullable, present, strict=True))
     focus = [f for f in fields if required(f) or has.get(f)]
+    focus = [f for f in fields if f in focus or (f in COMPANIONS and COMPANIONS[f] in focus)]
     own = {f: h for f, h in OWN_EXTENSIONS.items() if f in ALWAYS_OWN or has.get(f)}
     taken = set(own) | {h.lower() for h in own.values()}
     extensions = {}
