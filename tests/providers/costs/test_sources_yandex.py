@@ -366,3 +366,48 @@ def test_credits_are_in_x_credits_with_exact_totals(world, sim, source):
     listed = items.aggregate(s=Sum("list_cost"))["s"]
     assert _billed(world.a) == listed + expected["total"]
     assert not items.filter(x_credits__isnull=False, x_extensions__has_key="x_credit").exists()
+
+
+def test_migration_0007_brings_rows_of_the_old_mapping_to_what_an_import_now_stores(
+    world, sim, source
+):
+    import importlib
+
+    from django.db import connection
+
+    migration = importlib.import_module("providers.migrations.0007_focus_costlineitem_focus13")
+    _pull(world, source)
+    fields = ("x_credits", "x_extensions", "invoice_id", "sku_price_id", "service_provider_name",
+              "host_provider_name")  # fmt: skip
+    items = CostLineItem.objects.filter(tenant=world.a).order_by("id")
+    fresh = list(items.values_list("id", *fields))
+    assert any(row[1] for row in fresh) and any(row[1] is None for row in fresh)
+    # As the old mapping stored them: every credit column in x_extensions, no 1.2/1.3 ids.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE providers_costlineitem SET
+                x_extensions = x_extensions || jsonb_build_object(
+                    'x_credit', (list_cost - billed_cost) * -1,
+                    'x_monetary_grant_credit', coalesce(x_credits->>'monetary_grant', '0'),
+                    'x_volume_incentive_credit', coalesce(x_credits->>'volume_incentive', '0'),
+                    'x_cud_credit', coalesce(x_credits->>'cud', '0'),
+                    'x_misc_credit', coalesce(x_credits->>'misc', '0')),
+                x_credits = NULL, invoice_id = NULL, sku_price_id = NULL,
+                service_provider_name = NULL, host_provider_name = NULL
+             WHERE tenant_id = %s
+            """,
+            [world.a.pk],
+        )
+        cursor.execute(
+            "UPDATE providers_costlineitem SET x_extensions = jsonb_set(x_extensions, "
+            "'{x_credit}', to_jsonb(trim_scale((x_extensions->>'x_credit')::numeric)::text)) "
+            "WHERE tenant_id = %s",
+            [world.a.pk],
+        )
+        assert not items.exclude(x_credits=None).exists()
+
+        cursor.execute(migration.YANDEX_ROWS_TO_CURRENT_MAPPING)
+
+    migrated = list(items.values_list("id", *fields))
+    assert migrated == fresh
