@@ -7,9 +7,10 @@ the ``focus_yandex_sample`` command runs it in a scratch database and writes the
 hands to ``focus-validate``, and a test does the same on the test database.
 
 The simulator is seeded and its calendar pinned, so the month's rows and totals are the same on
-every run and machine. Its days are MSK days; the export's month is UTC (ChargePeriodStart), so the
-pull covers the MSK day before the month too, and ends the day after it (whose file is still
-being written, hence partial, and outside the export).
+every run and machine. Its days are MSK days and the export's month is UTC (ChargePeriodStart):
+MSK day D starts at (D-1) 21:00 UTC, so the UTC month holds the MSK days from its 2nd to the 1st
+of the next month. The pull covers those, plus "today", the day after (its file is still being
+written, hence partial, and it starts after the month).
 """
 
 from __future__ import annotations
@@ -43,12 +44,12 @@ def simulator(period: str = DEFAULT_PERIOD, *, seed: int = DEFAULT_SEED, folders
     from providers.adapters.yandex.simulator import SimulatorConfig, YandexCloudSimulator
 
     start, end = parse_period(period)
-    first_msk_day = start.date()  # MSK day D starts at (D-1) 21:00 UTC: D = the 1st covers it
-    last_msk_day = (end + dt.timedelta(hours=3)).date()  # holds the month's last three hours
+    first_msk_day = start.date() + dt.timedelta(days=1)
+    today = end.date() + dt.timedelta(days=1)
     config = SimulatorConfig(seed=seed, folders=folders, resources_per_folder=resources_per_folder)
     with YandexCloudSimulator(config) as sim:
-        sim.billing.today = last_msk_day
-        sim.billing.days = (last_msk_day - first_msk_day).days + 1
+        sim.billing.today = today
+        sim.billing.days = (today - first_msk_day).days + 1
         yield sim
 
 
