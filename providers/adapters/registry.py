@@ -56,3 +56,10 @@ def validate_settings(
         except (ValueError, TypeError) as exc:
             errors["endpoints"] = str(exc)
     return errors
+
+
+def region_names() -> dict[str, str]:
+    """Region id -> display name, over every provider's regions (FOCUS RegionName)."""
+    from providers.adapters.yandex.records import REGION_NAMES as YANDEX
+
+    return {**YANDEX}

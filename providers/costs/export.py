@@ -1,13 +1,17 @@
-"""FOCUS 1.2 export of a tenant's cost line items for a period (CSV or Parquet), streaming.
+"""FOCUS 1.2 (or 1.3) export of a tenant's cost line items for a period (CSV or Parquet), streaming.
 
 Rows are read through a server-side cursor inside one read transaction (a consistent snapshot:
 an import committing meanwhile cannot leave the file half old, half new) and written in chunks,
 so memory does not grow with the number of rows; Parquet holds one row group at a time.
 
-Columns: every FOCUS column that holds a value in the period, the mandatory ones always, and
-AvailabilityZone, CommitmentDiscountId and CommitmentDiscountStatus always (focus-validator 2.2.1
-needs them even when null). A FOCUS 1.0 source therefore exports as a valid 1.2 file (1.2 added no
-mandatory columns) instead of growing 1.2 columns full of forbidden nulls. Custom columns follow:
+Columns: every FOCUS column that holds a value in the period, the mandatory ones always, and the
+1.0 columns that may always be null and that the criteria we claim for focus-validator 2.2.1 need
+(availability zone, region, resource and its type, tags, commitment discount id and status; see
+``ALWAYS``), and SkuPriceDetails beside a SkuPriceId. A FOCUS 1.0 source therefore exports as a
+valid 1.2 file (1.2 added no mandatory columns) instead of growing columns full of forbidden nulls
+(SubAccountType beside a SubAccountId, say). Region, zone and resource name and type are
+completed from the inventory the rows link to (``providers.costs.enrichment``). Custom columns
+follow:
 our own ``x_`` columns (VAT, credits, linked resource, provenance, allocation ids), then the
 source file's own custom columns (``x_extensions``), unless one has the name of ours.
 
@@ -17,6 +21,11 @@ CSV cells are exact by default: FOCUS consumers (tools, the API, the CLI) must r
 billed, even a tag value such as ``=SUM(A1)``. ``escape_formulas`` prefixes spreadsheet formulas
 with a quote (core.csv_safety, OWASP); the portal's and the admin's download links ask for it,
 because people open those files in a spreadsheet.
+
+FOCUS 1.2 is the default: focus-validator 2.2.1 checks it, and most consumers read it. FOCUS 1.3
+adds ServiceProviderName (the stored value, else ProviderName: a 1.0-1.2 row's provider is the one
+that sold it), HostProviderName (the stored value, else the provider when it also published what
+it sold: a marketplace resale's host is not known), the Allocated* columns and ContractApplied.
 """
 
 from __future__ import annotations
@@ -34,9 +43,15 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from providers.costs import enrichment
 from providers.focus import spec
 from providers.focus.spec import DataType
-from providers.focus.values import format_datetime, format_decimal, format_key_value
+from providers.focus.values import (
+    format_datetime,
+    format_decimal,
+    format_json_object,
+    format_key_value,
+)
 from providers.focus.writer import (
     PARQUET_BATCH_ROWS,
     PARQUET_DECIMAL_PRECISION,
@@ -47,12 +62,30 @@ from providers.focus.writer import (
 
 TABLE = "providers_costlineitem"
 FORMATS = ("csv", "parquet")
+EXPORT_VERSIONS = ("1.2", "1.3")
+DEFAULT_VERSION = "1.2"
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 CURSOR_ROWS = 2_000
 CSV_CHUNK_BYTES = 256 * 1024
-ALWAYS = ("availability_zone", "commitment_discount_id", "commitment_discount_status")
-FOCUS_FIELDS = tuple(c.field for c in spec.columns_for("1.2"))
-JSON_FIELDS = frozenset(c.field for c in spec.COLUMNS if c.type is DataType.JSON) | {"x_credits"}
+ALWAYS = (
+    "availability_zone",
+    "commitment_discount_id",
+    "commitment_discount_status",
+    "region_id",
+    "region_name",
+    "resource_id",
+    "resource_name",
+    "resource_type",
+    "tags",
+)
+# Written (if only as nulls) whenever the column they describe is.
+COMPANIONS = {"sku_price_details": "sku_price_id"}
+FOCUS_FIELDS = {v: tuple(c.field for c in spec.columns_for(v)) for v in EXPORT_VERSIONS}
+# Always written in 1.3 besides its required columns: derived for every row (see above).
+ALWAYS_13 = ("host_provider_name",)
+JSON_FIELDS = frozenset(
+    c.field for c in spec.COLUMNS if c.type in (DataType.JSON, DataType.JSON_OBJECT)
+) | {"x_credits"}
 # Our x_ columns: (row key = table column, header). Provenance columns are never null.
 OWN_EXTENSIONS = {
     "x_vat_rate": "x_VatRate",
@@ -85,6 +118,7 @@ class ExportPlan:
     own: dict[str, str]  # our x_ columns: table column -> header
     extensions: dict[str, str]  # source custom columns: x_extensions key -> header
     totals: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    version: str = DEFAULT_VERSION
 
     @property
     def custom(self) -> dict[str, str]:
@@ -117,22 +151,45 @@ def parse_format(value: str | None) -> str:
     return fmt
 
 
+def parse_version(value: str | None) -> str:
+    version = value or DEFAULT_VERSION
+    if version not in EXPORT_VERSIONS:
+        raise ExportError(f"FOCUS version must be one of {', '.join(EXPORT_VERSIONS)}")
+    return version
+
+
 def file_name(tenant, period: str, fmt: str) -> str:
     return f"focus-{tenant.slug}-{period}.{fmt}"
 
 
 def export_plan(
-    tenant_id: int, start: dt.datetime, end: dt.datetime, *, with_totals: bool = False
+    tenant_id: int,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    with_totals: bool = False,
+    version: str = DEFAULT_VERSION,
 ) -> ExportPlan:
     """Which columns hold data in the period and its row count (and totals, for summaries)."""
-    nullable = [f for f in FOCUS_FIELDS if f not in ALWAYS and not spec.BY_FIELD[f].mandatory] + [
+    version = parse_version(version)
+    always = (*ALWAYS, *ALWAYS_13) if version == "1.3" else ALWAYS
+    fields = FOCUS_FIELDS[version]
+
+    def required(f: str) -> bool:
+        return f in always or spec.BY_FIELD[f].required_in(version)
+
+    nullable = [f for f in fields if not required(f)] + [
         f for f in OWN_EXTENSIONS if f not in ALWAYS_OWN
     ]
     where = "tenant_id = %s AND charge_period_start >= %s AND charge_period_start < %s"
     params = [tenant_id, start, end]
-    presence = ", ".join(f"bool_or({f} IS NOT NULL)" for f in nullable)
+    expression, joins, join_params = _sources(tenant_id)
+    presence = ", ".join(f"bool_or(({expression(f)}) IS NOT NULL)" for f in nullable)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*), {presence} FROM {TABLE} WHERE {where}", params)
+        cursor.execute(
+            f"SELECT count(*), {presence} FROM {TABLE} c {joins} WHERE {_aliased(where)}",
+            [*join_params, *params],
+        )
         count, *present = cursor.fetchone()
         cursor.execute(
             f"SELECT DISTINCT jsonb_object_keys(x_extensions) FROM {TABLE} "
@@ -153,7 +210,8 @@ def export_plan(
                 for currency, billed, effective, lst in cursor.fetchall()
             }
     has = dict(zip(nullable, present, strict=True))
-    focus = [f for f in FOCUS_FIELDS if f in ALWAYS or spec.BY_FIELD[f].mandatory or has.get(f)]
+    focus = [f for f in fields if required(f) or has.get(f)]
+    focus = [f for f in fields if f in focus or (f in COMPANIONS and COMPANIONS[f] in focus)]
     own = {f: h for f, h in OWN_EXTENSIONS.items() if f in ALWAYS_OWN or has.get(f)}
     taken = set(own) | {h.lower() for h in own.values()}
     extensions = {}
@@ -161,7 +219,7 @@ def export_plan(
         header = spec.extension_column(key)
         if key.startswith("x_") and key not in taken and header.lower() not in taken:
             extensions[key] = header
-    return ExportPlan(tenant_id, start, end, count, focus, own, extensions, totals)
+    return ExportPlan(tenant_id, start, end, count, focus, own, extensions, totals, version)
 
 
 def export_rows(plan: ExportPlan) -> Iterator[dict[str, Any]]:
@@ -171,13 +229,14 @@ def export_rows(plan: ExportPlan) -> Iterator[dict[str, Any]]:
     numbers, so tag values are written back exactly as they were loaded.
     """
     columns = [*plan.focus_fields, *plan.own]
-    select = [f"{c}::text" if c in JSON_FIELDS else c for c in columns]
+    expression, joins, join_params = _sources(plan.tenant_id)
+    select = [f"({expression(c)})::text" if c in JSON_FIELDS else expression(c) for c in columns]
     if plan.extensions:
-        select.append("x_extensions::text")
+        select.append("c.x_extensions::text")
     sql = (
-        f"SELECT {', '.join(select)} FROM {TABLE} WHERE tenant_id = %s "
-        "AND charge_period_start >= %s AND charge_period_start < %s "
-        "ORDER BY charge_period_start, id"
+        f"SELECT {', '.join(select)} FROM {TABLE} c {joins} WHERE c.tenant_id = %s "
+        "AND c.charge_period_start >= %s AND c.charge_period_start < %s "
+        "ORDER BY c.charge_period_start, c.id"
     )
     json_positions = [i for i, c in enumerate(columns) if c in JSON_FIELDS]
     with transaction.atomic():
@@ -185,7 +244,7 @@ def export_rows(plan: ExportPlan) -> Iterator[dict[str, Any]]:
         name = f"focus_export_{uuid.uuid4().hex}"
         with connection.connection.cursor(name=name) as cursor:
             cursor.itersize = CURSOR_ROWS
-            cursor.execute(sql, [plan.tenant_id, plan.start, plan.end])
+            cursor.execute(sql, [*join_params, plan.tenant_id, plan.start, plan.end])
             for record in cursor:
                 values = list(record[: len(columns)])
                 for i in json_positions:
@@ -202,7 +261,7 @@ def export_rows(plan: ExportPlan) -> Iterator[dict[str, Any]]:
 def csv_chunks(
     plan: ExportPlan, rows: Iterator[dict], *, escape_formulas: bool = False
 ) -> Iterator[bytes]:
-    focus, custom = choose_columns(None, plan.focus_fields, plan.custom)
+    focus, custom = choose_columns(None, plan.focus_fields, plan.custom, plan.version)
     buffer = io.StringIO()
     writer = FocusCsvWriter(buffer, focus, custom, escape_formulas=escape_formulas)
     writer.write_header()
@@ -222,7 +281,7 @@ def parquet_chunks(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    focus, custom = choose_columns(None, plan.focus_fields, plan.custom)
+    focus, custom = choose_columns(None, plan.focus_fields, plan.custom, plan.version)
     arrow_types = {
         DataType.DECIMAL: pa.decimal128(PARQUET_DECIMAL_PRECISION, PARQUET_DECIMAL_SCALE),
         DataType.DATETIME: pa.timestamp("s", tz="UTC"),
@@ -270,6 +329,7 @@ def focus_export(
     target: str | Path,
     progress: Callable[[int, int], None] | None = None,
     escape_formulas: bool = False,
+    version: str = DEFAULT_VERSION,
 ) -> ExportSummary:
     """Write the export to a file (for the CLI and the admin); ``progress(rows_done, rows)``.
 
@@ -282,7 +342,7 @@ def focus_export(
     start, end = parse_period(period)
     fmt = parse_format(fmt)
     started = time.monotonic()
-    plan = export_plan(tenant.pk, start, end, with_totals=True)
+    plan = export_plan(tenant.pk, start, end, with_totals=True, version=version)
     done = 0
 
     def counted() -> Iterator[dict]:
@@ -322,6 +382,29 @@ def focus_export(
     )
 
 
+def _sources(tenant_id: int) -> tuple[Callable[[str], str], str, list]:
+    """(field -> its SQL over the line items ``c`` and the inventory, JOIN clauses, their
+    parameters): stored values, enriched from the inventory where ``enrichment`` says so."""
+    enriched, joins, params = enrichment.export_columns(tenant_id)
+    enriched |= {
+        "service_provider_name": "coalesce(c.service_provider_name, c.provider_name)",
+        "host_provider_name": (
+            "coalesce(c.host_provider_name, CASE WHEN c.service_provider_name IS NULL "
+            "AND coalesce(c.publisher_name, c.provider_name) = c.provider_name "
+            "THEN c.provider_name END)"
+        ),
+    }
+
+    def expression(field: str) -> str:
+        return enriched.get(field) or f"c.{field}"
+
+    return expression, joins, params
+
+
+def _aliased(where: str) -> str:
+    return " AND ".join(f"c.{condition.strip()}" for condition in where.split(" AND "))
+
+
 # --- cells --------------------------------------------------------------------------------------
 
 
@@ -336,6 +419,8 @@ def _parquet_cell(kind: DataType) -> Callable[[Any], Any]:
         return _datetime_cell
     if kind is DataType.JSON:
         return format_key_value
+    if kind is DataType.JSON_OBJECT:
+        return format_json_object
     return str
 
 

@@ -30,7 +30,7 @@ from operator import itemgetter
 
 from django.db import OperationalError, connection, transaction
 
-from providers.costs import rollups
+from providers.costs import enrichment, rollups
 from providers.costs.vat import VatResolver
 from providers.focus import spec
 from providers.partitions import ensure_monthly_partitions
@@ -38,7 +38,16 @@ from providers.partitions import ensure_monthly_partitions
 TABLE = "providers_costlineitem"
 BATCH_ROWS = 2_000  # rendered rows per COPY write: about 1.5 MB of text
 PROGRESS_ROWS = 20_000  # rows between progress callbacks
-FOCUS_FIELDS = frozenset(c.field for c in spec.columns_for("1.2"))
+FOCUS_FIELDS = frozenset(c.field for c in spec.columns_for("1.3"))
+# A FOCUS 1.3 file may name its provider only in ServiceProviderName (ProviderName and
+# PublisherName are deprecated); the older columns, which VAT rules, rollups and queries use, are
+# then filled from it.
+PROVIDER_FALLBACKS = {
+    "provider_name": "service_provider_name",
+    "publisher_name": "service_provider_name",
+}
+# A row field holding the credit breakdown as JSON text (the Yandex export reader emits it).
+CREDITS_FIELD = "x_credits"
 # Statistics are refreshed when a load adds at least this share of a partition's rows (or the
 # partition never had any): the replace, totals and rollup queries that follow plan on them.
 ANALYZE_SHARE = 0.1
@@ -94,6 +103,7 @@ def load(
     replace: Replace,
     progress: Callable[[int], None] | None = None,
     empty_is_null: bool = False,
+    clear_when_empty: tuple[dt.datetime, dt.datetime] | None = None,
 ) -> LoadResult:
     """COPY ``rows`` (text cells in ``fields`` order) and replace the source's older rows.
 
@@ -106,6 +116,11 @@ def load(
     Null cells are None; with ``empty_is_null`` "" is null too (and there are no empty strings),
     as in ``FocusReader.text_rows(null="")``, which lets rows go to COPY without a pass over their
     cells.
+
+    Without rows, nothing changes, unless ``clear_when_empty`` names the range the (empty) source
+    covers: its previous rows are then deleted, as the source says there is nothing there now.
+    Rows linked to a resource get the inventory's region, zone, name and type where the source
+    has none (``enrichment.enrich_import``).
     """
     plan = _ColumnPlan(fields, target, empty_is_null)
     result = LoadResult()
@@ -117,12 +132,24 @@ def load(
         window = _ReplaceWindow(cursor, target, replace)
         _stream(cursor, plan, rows, window, result, progress)
         if window.first is None:
-            return result
-        start, end = window.finish()
+            if clear_when_empty is None:
+                return result
+            start, end = clear_when_empty
+            window.clear(start, end)
+        else:
+            start, end = window.finish()
+            _refresh_statistics(cursor, window.partitions, result.rows_loaded)
+            if result.linked_resources:
+                enrichment.enrich_import(
+                    cursor,
+                    tenant_id=target.tenant_id,
+                    import_run_id=target.import_run_id,
+                    start=start,
+                    end=end,
+                )
+            result.totals = _totals(cursor, target.import_run_id, start, end)
         result.rows_replaced = window.rows_replaced
         result.period_start, result.period_end = start, end
-        _refresh_statistics(cursor, window.partitions, result.rows_loaded)
-        result.totals = _totals(cursor, target.import_run_id, start, end)
     first_day, last_day = rollups.local_days(start, end, target.time_zone)
     rollups.refresh(
         tenant_id=target.tenant_id,
@@ -254,6 +281,11 @@ class _ReplaceWindow:
         self.cleared = _union(self.cleared, [(start, end)])
         return start, end
 
+    def clear(self, start: dt.datetime, end: dt.datetime) -> None:
+        """Delete the source's rows in [start, end) for a load without rows."""
+        self._delete((start, end))
+        self.cleared = _union(self.cleared, [(start, end)])
+
     def _delete(self, span: tuple[dt.datetime, dt.datetime]) -> None:
         target = self.target
         self.cursor.execute(
@@ -301,7 +333,15 @@ class _ColumnPlan:
         # COPY's text for NULL: "" when no cell can be an empty string, else the default \N.
         self.copy_null = "" if empty_is_null else "\\N"
         self.focus = [(i, f) for i, f in enumerate(fields) if f in FOCUS_FIELDS]
-        self.extensions = [(i, f) for i, f in enumerate(fields) if f not in FOCUS_FIELDS]
+        given = {f: i for i, f in self.focus}
+        self.focus += [
+            (given[source], field)
+            for field, source in PROVIDER_FALLBACKS.items()
+            if field not in given and source in given
+        ]
+        self.extensions = [
+            (i, f) for i, f in enumerate(fields) if f not in FOCUS_FIELDS and f != CREDITS_FIELD
+        ]
         positions = {f: i for i, f in enumerate(fields)}
         try:
             self.start_index = positions["charge_period_start"]
@@ -309,8 +349,10 @@ class _ColumnPlan:
             raise ValueError("ChargePeriodStart is required to load cost rows") from exc
         self.billed_index = positions.get("billed_cost")
         self.currency_index = positions.get("billing_currency")
-        self.provider_index = positions.get("provider_name")
+        self.provider_index = positions.get("provider_name", positions.get("service_provider_name"))
         self.resource_index = positions.get("resource_id")
+        self.credits_index = positions.get(CREDITS_FIELD)
+        self.category_index = positions.get("charge_category")
         self.focus_indexes = [i for i, _ in self.focus]
         columns = [
             *(f for _, f in self.focus),
@@ -318,6 +360,7 @@ class _ColumnPlan:
             "x_vat_rate",
             "x_vat_amount",
             "x_extensions",
+            "x_credits",
             "tenant_id",
             "x_import_run_id",
             "x_source_key",
@@ -346,6 +389,7 @@ class _ColumnPlan:
             resource_ids.pop("", None)  # "" is a null ResourceId here, never a resource
         extension = self._extension_renderer()
         vat = self._vat_renderer()
+        credits = self._credits_renderer()
         start_index = self.start_index
         linked = 0
 
@@ -394,7 +438,10 @@ class _ColumnPlan:
                     resource_pk = found
                     linked += 1
             vat_rate, vat_amount = vat(row, row[start_index]) if vat else no_vat
-            return f"{line}\t{resource_pk}\t{vat_rate}\t{vat_amount}\t{extension(row)}{suffix}"
+            return (
+                f"{line}\t{resource_pk}\t{vat_rate}\t{vat_amount}\t{extension(row)}"
+                f"\t{credits(row)}{suffix}"
+            )
 
         return render, lambda: linked
 
@@ -424,6 +471,31 @@ class _ColumnPlan:
             return text.replace("\\", "\\\\")
 
         return render
+
+    def _credits_renderer(self) -> Callable[[Sequence], str]:
+        """x_credits: the source's breakdown (JSON text) if it gives one; else, for a FOCUS row
+        of ChargeCategory Credit, the credit itself as its total (what it took off the bill)."""
+        null, index = self.copy_null, self.credits_index
+        if index is not None:
+
+            def given(row) -> str:
+                value = row[index]
+                return null if value is None or value == "" else _escape(_text(value))
+
+            return given
+        category_index, billed_index = self.category_index, self.billed_index
+        if category_index is None or billed_index is None:
+            return lambda row: null
+
+        def from_credit_rows(row) -> str:
+            if row[category_index] != "Credit":
+                return null
+            billed = row[billed_index]
+            if billed is None or billed == "":
+                return null
+            return '{"total":' + _escape(_json_string(_text(billed))) + "}"
+
+        return from_credit_rows
 
     def _vat_renderer(self):
         """(x_vat_rate, x_vat_amount) as COPY text, or None when no VAT can apply."""

@@ -1,4 +1,4 @@
-"""FOCUS (FinOps Open Cost and Usage Specification) 1.0-1.2: read, check and write.
+"""FOCUS (FinOps Open Cost and Usage Specification) 1.0-1.3: read, check and write.
 
 Pure Python, no Django. The ingestion pipeline reads files with FocusReader (normalised rows,
 warnings and per-row errors), exports with write_focus_csv / write_focus_parquet, and the

@@ -18,9 +18,11 @@ from providers.focus.issues import Kind
 from providers.focus.spec import Column, DataType
 from providers.focus.values import (
     CellError,
-    format_key_value,
+    check_json_object,
+    format_json_object,
     parse_datetime,
     parse_decimal,
+    parse_json_object,
     parse_key_value,
 )
 
@@ -47,6 +49,8 @@ def careful_converter(column: Column | None) -> Callable[[str], Converted]:
         return _datetime_converter()
     if column.type is DataType.ENUM:
         return _choice_converter(column)
+    if column.type is DataType.JSON_OBJECT:
+        return _json_object
     return _key_value
 
 
@@ -58,6 +62,11 @@ def _decimal(text: str) -> Converted:
 def _key_value(text: str) -> Converted:
     value, note = parse_key_value(text)
     return value, Kind.TAG_KEY_SPACES, note
+
+
+def _json_object(text: str) -> Converted:
+    value, _ = parse_json_object(text)
+    return value, None, None
 
 
 def _datetime_converter() -> Callable[[str], Converted]:
@@ -140,6 +149,11 @@ def from_arrow(column: Column | None, value: Any) -> Converted:
         if any(isinstance(v, dict | list) for v in obj.values()):
             raise CellError(Kind.INVALID_KEY_VALUE, "nested values are not allowed")
         return obj, None, None
+    if kind is DataType.JSON_OBJECT:
+        if isinstance(value, str):
+            return _json_object(value)
+        check_json_object(value)  # a Parquet struct: the same shape rules
+        return value, None, None
     if column is None:
         return value, None, None  # custom columns keep the producer's type
     return careful_converter(column)(str(value))
@@ -161,5 +175,5 @@ def _as_text_cell(value: Any) -> str | None:
         # isoformat, not FOCUS text: a repaired value may keep fractional seconds.
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, dict):
-        return format_key_value(value)
+        return format_json_object(value)  # a flat object: exactly its Key-Value text
     return str(value)  # a Parquet custom column's own type

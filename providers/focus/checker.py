@@ -35,6 +35,7 @@ _ALWAYS_CHECKED = (
     "AllowedValues",
     "CurrencyFormat",
     "KeyValueFormat",
+    "JsonObjectFormat",
     "NotNull",
 )
 

@@ -3,6 +3,7 @@ C. Anything else raises one of FAST_PATH_MISSES, and the reader parses that row 
 
 from __future__ import annotations
 
+import copy as copying
 import re
 from collections import deque
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from providers.focus.cells import CACHE_LIMIT
 from providers.focus.currencies import BILLING_CURRENCIES, ISO_4217
 from providers.focus.header import HeaderColumn
 from providers.focus.spec import Column, DataType
-from providers.focus.values import parse_datetime, parse_key_value
+from providers.focus.values import parse_datetime, parse_json_object, parse_key_value
 
 NULL_LITERAL = "NULL"
 
@@ -38,6 +39,8 @@ def grouped(columns: list[HeaderColumn]) -> dict[str, list[HeaderColumn]]:
             group = "text"
         elif column.currency or column.type is DataType.ENUM:
             group = "choice"
+        elif column.type is DataType.JSON_OBJECT:
+            group = "json"
         else:
             group = column.type.value
         groups[group].append(h)
@@ -63,7 +66,7 @@ def fast_path(
         _cells_getter([h.index for h in groups[group]]) for group in GROUP_ORDER
     )
     choices = tuple(_canonical_choices(h.column) for h in groups["choice"])
-    json_parsers = tuple(_cached_key_value() for _ in groups["json"])
+    json_parsers = tuple(_cached_key_value(h.column) for h in groups["json"])
     known_datetimes: dict[str, datetime | None] = {"": None}  # shared: instants recur
     empty_to_none = {"": None}.get
 
@@ -102,7 +105,7 @@ def _text_path(groups: dict[str, list[HeaderColumn]], null: str | None) -> Calla
     )
     ordered_cells = _cells_getter([h.index for group in GROUP_ORDER for h in groups[group]])
     choices = tuple(_canonical_choices(h.column) for h in groups["choice"])
-    json_parsers = tuple(_cached_key_value(copy=False) for _ in groups["json"])
+    json_parsers = tuple(_cached_key_value(h.column, copy=False) for h in groups["json"])
     known_datetimes: dict[str, datetime | None] = {"": None}  # shared: instants recur
     empty_to_null = {"": null}.get
     keep_empty = null == ""  # cells are already what the caller wants
@@ -171,22 +174,25 @@ def _learn_datetime(known: dict[str, datetime | None], text: str) -> datetime | 
     return value
 
 
-def _cached_key_value(*, copy: bool = True) -> Callable[[str], dict | None]:
-    """A Key-Value parser with a per-file cache; without copy, the cached dict itself is returned
-    (for callers that only vet the text)."""
+def _cached_key_value(column: Column | None, *, copy: bool = True) -> Callable[[str], dict | None]:
+    """A Key-Value (or, for a 1.3 JSON Object column, JSON Object) parser with a per-file cache;
+    without copy, the cached dict itself is returned (for callers that only vet the text)."""
     seen: dict[str, dict] = {}
+    nested = column is not None and column.type is DataType.JSON_OBJECT
+    parse_cell = parse_json_object if nested else parse_key_value
+    copy_of = copying.deepcopy if nested else dict
 
     def parse(text: str) -> dict | None:
         if not text:
             return None
         obj = seen.get(text)
         if obj is None:
-            obj, note = parse_key_value(text)
+            obj, note = parse_cell(text)
             if note is not None:
                 raise Fallback
             if len(seen) >= CACHE_LIMIT:
                 seen.clear()
             seen[text] = obj
-        return dict(obj) if copy else obj  # a copy: callers may change their row
+        return copy_of(obj) if copy else obj  # a copy: callers may change their row
 
     return parse

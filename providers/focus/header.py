@@ -53,7 +53,9 @@ def plan_header(names: Sequence[str], warnings: IssueLog, errors: IssueLog) -> l
     if not present:
         errors.add(Kind.NOT_FOCUS, 1, None, None, "no FOCUS column in the header")
         return []
-    for column in spec.MANDATORY:
+    # What is mandatory depends on the version the columns show (1.3 replaced ProviderName).
+    version = spec.detect_version([h.column for h in columns if h.column])
+    for column in spec.mandatory_for(version):
         if column.name not in present:
             errors.add(Kind.MISSING_COLUMN, 1, column.name, None, "mandatory column missing")
     return columns

@@ -43,6 +43,7 @@ class Kind(StrEnum):
     INVALID_VALUE = "invalid_value"
     UNKNOWN_CURRENCY = "unknown_currency"
     INVALID_KEY_VALUE = "invalid_key_value"
+    INVALID_JSON_OBJECT = "invalid_json_object"
 
 
 @dataclass(frozen=True, slots=True)

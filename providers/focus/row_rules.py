@@ -10,7 +10,7 @@ from typing import Any
 from providers.focus.issues import IssueLog
 from providers.focus.rules import DEFAULT_TOLERANCE
 from providers.focus.spec import BY_FIELD, SERVICE_SUBCATEGORIES, SKU_PRICE_DETAILS_KEYS
-from providers.focus.values import format_datetime, format_key_value
+from providers.focus.values import format_datetime, format_json_object
 
 Finding = tuple[str, Any, str]  # FOCUS column name, offending value, reason
 Check = Callable[[dict[str, Any]], list[Finding] | None]
@@ -25,7 +25,7 @@ def show(value: Any) -> str | None:
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, dict):
-        return format_key_value(value)
+        return format_json_object(value)
     return str(value)
 
 
@@ -219,6 +219,13 @@ class RowChecker:
             _subcategory_parent,
         )
         self._add("SkuPriceDetailsKeys", ("sku_price_details",), _sku_price_details_keys)
+        self._add("AllocationConsistency", ("allocated_method_id",), _allocation(self._present))
+        self._add(
+            "AllocationConsistency",
+            ("allocated_resource_id", "allocated_resource_name"),
+            _null_without("allocated_resource_id", "allocated_resource_name"),
+        )
+        self._add("AllocatedRatioRange", ("allocated_method_details",), _allocated_ratios)
         self._add(
             "SkuPriceDetailsNull",
             ("sku_price_details", "sku_price_id"),
@@ -432,6 +439,47 @@ def _subcategory_parent(row: dict[str, Any]) -> list[Finding] | None:
     if parent is not None and parent != category:
         return [("ServiceSubcategory", subcategory, f"belongs to {parent}, not {category}")]
     return None
+
+
+def _allocation(present: set[str]) -> Check:
+    dependents = tuple(
+        field
+        for field in (
+            "allocated_method_details",
+            "allocated_resource_id",
+            "allocated_resource_name",
+            "allocated_tags",
+        )
+        if field in present
+    )
+    details = "allocated_method_details" in present
+
+    def check(row: dict[str, Any]) -> list[Finding] | None:
+        if row["allocated_method_id"] is None:
+            return [
+                (_name(field), row[field], "MUST be null when AllocatedMethodId is null")
+                for field in dependents
+                if row[field] is not None
+            ]
+        if details and row["allocated_method_details"] is None:
+            return [("AllocatedMethodDetails", None, "MUST NOT be null for a split charge")]
+        return None
+
+    return check
+
+
+def _allocated_ratios(row: dict[str, Any]) -> list[Finding] | None:
+    details = row["allocated_method_details"]
+    if not details:
+        return None
+    findings = []
+    for n, element in enumerate(details.get("Elements") or ()):
+        ratio = element.get("AllocatedRatio")
+        if isinstance(ratio, bool) or not isinstance(ratio, int | Decimal) or not 0 <= ratio <= 1:
+            findings.append(
+                ("AllocatedMethodDetails", ratio, f"Elements[{n}].AllocatedRatio not from 0 to 1")
+            )
+    return findings
 
 
 def _sku_price_details_keys(row: dict[str, Any]) -> list[Finding] | None:

@@ -108,6 +108,14 @@ RULES: dict[str, Rule] = {
              "1.2"),
         Rule("SkuPriceDetailsNull", _E, "SkuPriceDetails MUST be null when SkuPriceId is null",
              "1.2"),
+        # FOCUS 1.3
+        Rule("JsonObjectFormat", _E, "AllocatedMethodDetails and ContractApplied MUST be JSON "
+             "objects whose Elements is a non-empty array of key-value objects", "1.3"),
+        Rule("AllocationConsistency", _E, "Allocated columns MUST be null unless "
+             "AllocatedMethodId is set, AllocatedMethodDetails MUST NOT be null when it is, and "
+             "AllocatedResourceName MUST be null without AllocatedResourceId", "1.3"),
+        Rule("AllocatedRatioRange", _E, "Every AllocatedMethodDetails element MUST have a "
+             "numeric AllocatedRatio from 0 to 1", "1.3"),
     )
 }  # fmt: skip
 
@@ -138,4 +146,5 @@ RULE_FOR_KIND: dict[str, str] = {
     Kind.INVALID_VALUE: "AllowedValues",
     Kind.UNKNOWN_CURRENCY: "CurrencyFormat",
     Kind.INVALID_KEY_VALUE: "KeyValueFormat",
+    Kind.INVALID_JSON_OBJECT: "JsonObjectFormat",
 }

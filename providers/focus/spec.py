@@ -1,10 +1,16 @@
-"""The FOCUS 1.0-1.2 column catalogue.
+"""The FOCUS 1.0-1.3 column catalogue (the cost and usage dataset).
 
-One entry per column of FOCUS 1.2 (57 columns; 43 of them existed in 1.0 and 50 in 1.1). Levels,
+One entry per column: 43 existed in 1.0, 50 in 1.1, 57 in 1.2 and 65 in 1.3. Levels,
 nullability and types come from each column's "Content Constraints" table in the spec; they did not
 change between 1.0 and 1.2. Where the 1.2 rule text is stricter than the table (ChargeFrequency,
 PricingCurrency, PricingCurrencyEffectiveCost, ServiceSubcategory "MUST NOT be null" once present),
 the catalogue follows the rule text, because that is what a conformance checker must enforce.
+
+FOCUS 1.3 adds the split-cost-allocation columns (Allocated*), ContractApplied, and
+ServiceProviderName and HostProviderName, which replace the deprecated ProviderName and
+PublisherName: from 1.3 on those two are no longer required (a 1.3 file may still carry them).
+HostProviderName is Recommended and nullable (a tax or a purchase has no host). The 1.3
+Contract Commitment dataset is a separate dataset and not part of this catalogue.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ class DataType(StrEnum):
     DECIMAL = "decimal"
     DATETIME = "datetime"
     JSON = "json"  # the spec's Key-Value Format: a serialized JSON object of scalars
+    # 1.3's JSON Object Format: an object whose "Elements" array holds Key-Value objects
+    JSON_OBJECT = "json_object"
     ENUM = "enum"  # a string restricted to the spec's allowed values
 
 
@@ -28,8 +36,8 @@ class Level(StrEnum):
     RECOMMENDED = "Recommended"
 
 
-VERSIONS: tuple[str, ...] = ("1.0", "1.1", "1.2")
-LATEST_VERSION = "1.2"
+VERSIONS: tuple[str, ...] = ("1.0", "1.1", "1.2", "1.3")
+LATEST_VERSION = "1.3"
 
 # Producers write the version in many ways (metadata files, file names, provider docs).
 _VERSION_ALIASES = {
@@ -42,6 +50,9 @@ _VERSION_ALIASES = {
     "1.2": "1.2",
     "1.2.0": "1.2",
     "1.2.0.1": "1.2",
+    "1.3": "1.3",
+    "1.3.0": "1.3",
+    "1.3.0.1": "1.3",
 }
 
 
@@ -89,6 +100,7 @@ class Column:
     allowed: tuple[str, ...] = ()
     currency: bool = False  # CurrencyFormat: an ISO 4217 code
     unit: bool = False  # UnitFormat (a SHOULD, so informational only)
+    deprecated: str | None = None  # the version from which the column is no longer required
     field: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -96,7 +108,17 @@ class Column:
 
     @property
     def mandatory(self) -> bool:
+        """Mandatory in some version (see required_in for a given one)."""
         return self.level is Level.MANDATORY
+
+    def required_in(self, version: str) -> bool:
+        """A file of this FOCUS version MUST have the column."""
+        key = version_key(version)
+        return (
+            self.mandatory
+            and version_key(self.since) <= key
+            and (self.deprecated is None or key < version_key(self.deprecated))
+        )
 
 
 CHARGE_CATEGORIES = ("Usage", "Purchase", "Tax", "Credit", "Adjustment")
@@ -215,8 +237,15 @@ _S, _D, _T, _J, _E = (DataType.STRING, DataType.DECIMAL, DataType.DATETIME, Data
                       DataType.ENUM)  # fmt: skip
 _M, _C, _R = Level.MANDATORY, Level.CONDITIONAL, Level.RECOMMENDED
 
+_O = DataType.JSON_OBJECT
+
 # Alphabetical, as in the spec; our writer emits FOCUS columns in this order.
 COLUMNS: tuple[Column, ...] = (
+    Column("AllocatedMethodDetails", _O, _C, True, "1.3"),
+    Column("AllocatedMethodId", _S, _C, True, "1.3"),
+    Column("AllocatedResourceId", _S, _C, True, "1.3"),
+    Column("AllocatedResourceName", _S, _C, True, "1.3"),
+    Column("AllocatedTags", _J, _C, True, "1.3"),
     Column("AvailabilityZone", _S, _R, True, "1.0"),
     Column("BilledCost", _D, _M, False, "1.0"),
     Column("BillingAccountId", _S, _M, False, "1.0"),
@@ -242,9 +271,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("CommitmentDiscountUnit", _S, _C, True, "1.1", unit=True),
     Column("ConsumedQuantity", _D, _C, True, "1.0"),
     Column("ConsumedUnit", _S, _C, True, "1.0", unit=True),
+    Column("ContractApplied", _O, _C, True, "1.3"),
     Column("ContractedCost", _D, _M, False, "1.0"),
     Column("ContractedUnitPrice", _D, _C, True, "1.0"),
     Column("EffectiveCost", _D, _M, False, "1.0"),
+    Column("HostProviderName", _S, _R, True, "1.3"),
     Column("InvoiceId", _S, _R, True, "1.2"),
     Column("InvoiceIssuerName", _S, _M, False, "1.0"),
     Column("ListCost", _D, _M, False, "1.0"),
@@ -256,8 +287,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("PricingCurrencyListUnitPrice", _D, _C, True, "1.2"),
     Column("PricingQuantity", _D, _M, True, "1.0"),
     Column("PricingUnit", _S, _M, True, "1.0", unit=True),
-    Column("ProviderName", _S, _M, False, "1.0"),
-    Column("PublisherName", _S, _M, False, "1.0"),
+    Column("ProviderName", _S, _M, False, "1.0", deprecated="1.3"),
+    Column("PublisherName", _S, _M, False, "1.0", deprecated="1.3"),
     Column("RegionId", _S, _C, True, "1.0"),
     Column("RegionName", _S, _C, True, "1.0"),
     Column("ResourceId", _S, _C, True, "1.0"),
@@ -265,6 +296,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("ResourceType", _S, _C, True, "1.0"),
     Column("ServiceCategory", _E, _M, False, "1.0", SERVICE_CATEGORIES),
     Column("ServiceName", _S, _M, False, "1.0"),
+    Column("ServiceProviderName", _S, _M, False, "1.3"),
     Column("ServiceSubcategory", _E, _R, False, "1.1", tuple(SERVICE_SUBCATEGORIES)),
     Column("SkuId", _S, _C, True, "1.0"),
     Column("SkuMeter", _S, _C, True, "1.1"),
@@ -278,7 +310,14 @@ COLUMNS: tuple[Column, ...] = (
 
 BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
 BY_FIELD: dict[str, Column] = {c.field: c for c in COLUMNS}
-MANDATORY: tuple[Column, ...] = tuple(c for c in COLUMNS if c.mandatory)
+
+
+def mandatory_for(version: str) -> tuple[Column, ...]:
+    """The columns a file of this FOCUS version MUST have."""
+    return tuple(c for c in COLUMNS if c.required_in(version))
+
+
+MANDATORY: tuple[Column, ...] = mandatory_for("1.2")  # what 1.0-1.2 files must have
 
 # Header spellings we accept for a column, each reported as a warning: any case or spacing of the
 # column ID, and the 1.0-preview names that 1.0 renamed.

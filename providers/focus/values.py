@@ -111,6 +111,42 @@ def parse_key_value(text: str) -> tuple[dict[str, object], str | None]:
     return obj, None
 
 
+ELEMENTS = "Elements"
+
+
+def parse_json_object(text: str) -> tuple[dict[str, object], str | None]:
+    """A FOCUS 1.3 JSON Object Format cell (AllocatedMethodDetails, ContractApplied): a JSON
+    object whose ``Elements`` is an array of Key-Value objects (flat, unique keys)."""
+    try:
+        obj = json.loads(
+            text,
+            parse_float=Decimal,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_unique_keys,
+        )
+    except CellError as exc:
+        raise CellError(Kind.INVALID_JSON_OBJECT, exc.reason) from None
+    except ValueError as exc:
+        raise CellError(Kind.INVALID_JSON_OBJECT, f"not JSON ({exc})") from None
+    check_json_object(obj)
+    return obj, None
+
+
+def check_json_object(obj: object) -> None:
+    if type(obj) is not dict:
+        raise CellError(Kind.INVALID_JSON_OBJECT, "not a JSON object")
+    elements = obj.get(ELEMENTS)
+    if type(elements) is not list or not elements:
+        raise CellError(Kind.INVALID_JSON_OBJECT, f"{ELEMENTS} is not a non-empty array")
+    for n, element in enumerate(elements):
+        if type(element) is not dict:
+            raise CellError(Kind.INVALID_JSON_OBJECT, f"{ELEMENTS}[{n}] is not an object")
+        for key, value in element.items():
+            if isinstance(value, dict | list):
+                reason = f"{ELEMENTS}[{n}].{key} is not a scalar"
+                raise CellError(Kind.INVALID_JSON_OBJECT, reason)
+
+
 def format_decimal(value: Decimal | int) -> str:
     """Plain notation; integers get '.0' because validators type '24' as an integer column."""
     if type(value) is int:
@@ -142,6 +178,25 @@ def _json_scalar(value: object) -> str:
             raise ValueError(f"{value} cannot be written as JSON")
         return format(value, "f")
     raise TypeError(f"Key-Value values must be scalars, not {type(value).__name__}")
+
+
+def format_json_object(value: Mapping[str, object]) -> str:
+    """Compact JSON, nested objects and arrays allowed; a flat object is written exactly as
+    format_key_value writes it."""
+    items = []
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise TypeError("JSON object keys must be strings")
+        items.append(f"{json.dumps(key, ensure_ascii=False)}:{_json_value(item)}")
+    return "{" + ",".join(items) + "}"
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, Mapping):
+        return format_json_object(value)
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_json_value(item) for item in value) + "]"
+    return _json_scalar(value)
 
 
 def format_key_value(value: Mapping[str, object]) -> str:

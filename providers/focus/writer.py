@@ -1,4 +1,4 @@
-"""Streaming FOCUS 1.2 writers (CSV, CSV.gz, Parquet) for normalised rows.
+"""Streaming FOCUS writers (CSV, CSV.gz, Parquet) for normalised rows: 1.2 unless asked for 1.3.
 
 Rows are the reader's dicts (snake_case keys). Output is strict: date/times as
 YYYY-MM-DDTHH:mm:ssZ, numbers in plain notation with a decimal point, Key-Value columns as compact
@@ -20,9 +20,15 @@ from typing import IO, Any
 from core.csv_safety import escape_formula
 from providers.focus import spec
 from providers.focus.spec import DataType
-from providers.focus.values import format_datetime, format_decimal, format_key_value
+from providers.focus.values import (
+    format_datetime,
+    format_decimal,
+    format_json_object,
+    format_key_value,
+)
 
 PARQUET_BATCH_ROWS = 10_000
+DEFAULT_VERSION = "1.2"  # what most consumers (and focus-validator 2.2.1) read
 # Parquet decimal type for every FOCUS number: 20 integer and 18 fractional digits. pyarrow refuses
 # (rather than rounds) a value with more fractional digits, so precision is never lost silently.
 PARQUET_DECIMAL_PRECISION, PARQUET_DECIMAL_SCALE = 38, 18
@@ -36,18 +42,22 @@ def choose_columns(
     first_row: Mapping[str, Any] | None,
     columns: Sequence[str] | None = None,
     extensions: Extensions | None = None,
+    version: str = DEFAULT_VERSION,
 ) -> tuple[list[spec.Column], dict[str, str]]:
     """FOCUS columns and custom columns (field -> header) to write.
 
     `columns` are row keys (FOCUS fields, and x_ fields for custom columns); by default, the keys of
-    the first row. Mandatory columns are always written, FOCUS columns in spec order, custom ones
-    after them. `extensions` maps x_ fields to header names when they should not be derived.
+    the first row. The columns `version` requires are always written, FOCUS columns of that version
+    in spec order, custom ones after them. `extensions` maps x_ fields to header names when they
+    should not be derived.
     """
     wanted = list(columns if columns is not None else (first_row or {}))
-    unknown = {f for f in wanted if f not in spec.BY_FIELD and not f.startswith("x_")}
+    known = spec.columns_for(version)
+    names = {c.field for c in known}
+    unknown = {f for f in wanted if f not in names and not f.startswith("x_")}
     if columns is not None and unknown:
-        raise ValueError(f"not FOCUS fields: {sorted(unknown)}")
-    focus = [c for c in spec.COLUMNS if c.mandatory or c.field in wanted]
+        raise ValueError(f"not FOCUS {version} fields: {sorted(unknown)}")
+    focus = [c for c in known if c.required_in(version) or c.field in wanted]
     if extensions is None:
         extensions = [f for f in wanted if f.startswith("x_")]
     if not isinstance(extensions, Mapping):
@@ -106,10 +116,11 @@ def write_focus_csv(
     columns: Sequence[str] | None = None,
     extensions: Extensions | None = None,
     compress: bool | None = None,
+    version: str = DEFAULT_VERSION,
 ) -> int:
-    """Write a FOCUS 1.2 CSV (gzip when compress is true or the path ends in .gz). Returns rows."""
+    """Write a FOCUS CSV (gzip when compress is true or the path ends in .gz). Returns rows."""
     first, rows = _peek(rows)
-    focus, custom = choose_columns(first, columns, extensions)
+    focus, custom = choose_columns(first, columns, extensions, version)
     with _open_text(target, compress) as stream:
         writer = FocusCsvWriter(stream, focus, custom)
         writer.write_header()
@@ -123,13 +134,14 @@ def write_focus_parquet(
     columns: Sequence[str] | None = None,
     extensions: Extensions | None = None,
     batch_rows: int = PARQUET_BATCH_ROWS,
+    version: str = DEFAULT_VERSION,
 ) -> int:
-    """Write FOCUS 1.2 Parquet: decimal128 numbers, UTC timestamps, JSON text for Key-Value."""
+    """Write FOCUS Parquet: decimal128 numbers, UTC timestamps, JSON text for JSON columns."""
     import pyarrow as pa  # optional dependency: only Parquet output needs it
     import pyarrow.parquet as pq
 
     first, rows = _peek(rows)
-    focus, custom = choose_columns(first, columns, extensions)
+    focus, custom = choose_columns(first, columns, extensions, version)
     arrow_types = {
         DataType.DECIMAL: pa.decimal128(PARQUET_DECIMAL_PRECISION, PARQUET_DECIMAL_SCALE),
         DataType.DATETIME: pa.timestamp("s", tz="UTC"),
@@ -207,6 +219,8 @@ def _formatter(kind: DataType) -> Callable[[Any], str]:
         return _cached_datetime_formatter()
     if kind is DataType.JSON:
         return _cached_key_value_formatter()
+    if kind is DataType.JSON_OBJECT:
+        return format_json_object
     return _text
 
 
@@ -217,6 +231,8 @@ def _parquet_cell(kind: DataType) -> Callable[[Any], Any]:
         return _datetime_for_arrow
     if kind is DataType.JSON:
         return format_key_value
+    if kind is DataType.JSON_OBJECT:
+        return format_json_object
     return _text
 
 

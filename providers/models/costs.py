@@ -101,6 +101,12 @@ class ImportRun(TenantOwnedModel):
 class CostLineItem(TenantOwnedModel):
     """One FOCUS row. Field names are the FOCUS column names in snake_case."""
 
+    # FOCUS 1.3: split cost allocation (null unless the row is a split of a shared charge).
+    allocated_method_details = models.JSONField(null=True, blank=True)
+    allocated_method_id = models.TextField(null=True, blank=True)
+    allocated_resource_id = models.TextField(null=True, blank=True)
+    allocated_resource_name = models.TextField(null=True, blank=True)
+    allocated_tags = models.JSONField(null=True, blank=True)
     availability_zone = models.TextField(null=True, blank=True)
     billed_cost = models.DecimalField(**MONEY)
     billing_account_id = models.TextField(null=True, blank=True)
@@ -126,9 +132,11 @@ class CostLineItem(TenantOwnedModel):
     commitment_discount_unit = models.TextField(null=True, blank=True)
     consumed_quantity = models.DecimalField(**MONEY, null=True, blank=True)
     consumed_unit = models.TextField(null=True, blank=True)
+    contract_applied = models.JSONField(null=True, blank=True)  # FOCUS 1.3
     contracted_cost = models.DecimalField(**MONEY, null=True, blank=True)
     contracted_unit_price = models.DecimalField(**MONEY, null=True, blank=True)
     effective_cost = models.DecimalField(**MONEY, null=True, blank=True)
+    host_provider_name = models.TextField(null=True, blank=True)  # FOCUS 1.3
     invoice_id = models.TextField(null=True, blank=True)
     invoice_issuer_name = models.TextField(null=True, blank=True)
     list_cost = models.DecimalField(**MONEY, null=True, blank=True)
@@ -149,6 +157,8 @@ class CostLineItem(TenantOwnedModel):
     resource_type = models.TextField(null=True, blank=True)
     service_category = models.TextField(null=True, blank=True)
     service_name = models.TextField(null=True, blank=True)
+    # FOCUS 1.3's ServiceProviderName; null for rows of 1.0-1.2 files (ProviderName has it).
+    service_provider_name = models.TextField(null=True, blank=True)
     service_subcategory = models.TextField(null=True, blank=True)
     sku_id = models.TextField(null=True, blank=True)
     sku_meter = models.TextField(null=True, blank=True)

@@ -75,6 +75,10 @@ def to_datetime(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+# Region id -> display name, as Yandex Cloud's documentation names its regions.
+REGION_NAMES = {"ru-central1": "Russia", "kz1": "Kazakhstan"}
+
+
 def region_of(zone: str | None) -> str | None:
     """``ru-central1-a`` -> ``ru-central1``."""
     return zone.rpartition("-")[0] or None if zone else None

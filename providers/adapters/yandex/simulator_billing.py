@@ -11,8 +11,10 @@ fractions); some rows carry a grant, a CVoS (CUD) or a misc credit.
 Days are frozen on first use (later inventory changes only affect rewritten or new days); the
 current day holds the hours elapsed so far. Knobs: ``rewrite(day)`` makes a new version of a
 day's file (today: more hours; a past day: a late traffic charge), ``set_malformed(day, n)``
-appends n bad rows (with their expected line, column and error kind). ``expected_totals()`` is
-the simulator's own sum of ``cost + credit`` over the good rows, to compare imports against.
+appends n bad rows (with their expected line, column and error kind), ``set_empty(day)`` makes
+the day's file a header without rows (Yandex's way of saying a day has no charges).
+``expected_totals()`` is the simulator's own sum of ``cost + credit`` over the good rows, to
+compare imports against.
 """
 
 from __future__ import annotations
@@ -165,6 +167,7 @@ class BillingExport:
         self.currency = currency
         self.revisions: dict[dt.date, int] = {}
         self.malformed: dict[dt.date, int] = {}
+        self.empty: set[dt.date] = set()
         self._files: dict[tuple[dt.date, int, int], DayFile] = {}
         self._lock = threading.RLock()
 
@@ -211,6 +214,12 @@ class BillingExport:
             self.malformed[day] = rows
         return self.file(day)
 
+    def set_empty(self, day: dt.date) -> DayFile:
+        with self._lock:
+            self.empty.add(day)
+            self.revisions[day] = self.revisions.get(day, 0) + 1  # a new version of the file
+        return self.file(day)
+
     def expected_totals(self, days: list[dt.date] | None = None) -> dict[str, Decimal]:
         totals: dict[str, Decimal] = {}
         for day in days or self.dates():
@@ -236,7 +245,7 @@ class BillingExport:
             modified = start + dt.timedelta(hours=hours)
         else:
             modified = start + dt.timedelta(days=1, hours=1, minutes=revision)
-        rows = list(self._rows(day, hours, revision if not today else 0, modified))
+        rows = [] if day in self.empty else list(self._rows(day, hours, revision, modified, today))
         labels = sorted({k[len(LABEL) :] for row in rows for k in row if k.startswith(LABEL)})
         columns = [*HEAD_COLUMNS, *(LABEL + key for key in labels), *TAIL_COLUMNS]
         text = io.StringIO()
@@ -259,7 +268,8 @@ class BillingExport:
             bad_lines,
         )
 
-    def _rows(self, day, hours, late_revisions, modified) -> Iterator[dict[str, str]]:
+    def _rows(self, day, hours, revision, modified, today) -> Iterator[dict[str, str]]:
+        late_revisions = 0 if today else revision
         inventory = self.inventory
         with inventory.lock:
             items = list(inventory.iter_resources())
@@ -445,6 +455,9 @@ def control(sim, method: str, path: str, body: dict) -> Any:
         day = _day(body.get("day")) if body.get("day") else None
         rewritten = billing.rewrite(day)
         return {"key": billing.key_for(rewritten.day), "revision": rewritten.revision}
+    if (method, path) == ("POST", "/_sim/billing/empty"):
+        day_file = billing.set_empty(_day(body.get("day")))
+        return {"key": billing.key_for(day_file.day), "revision": day_file.revision}
     if (method, path) == ("POST", "/_sim/billing/malformed"):
         day_file = billing.set_malformed(_day(body.get("day")), int(body.get("rows", 1)))
         return {"key": billing.key_for(day_file.day), "bad_lines": day_file.bad_lines}

@@ -7,9 +7,20 @@ One file per MSK day, one row per day x folder x SKU x resource, with a dynamic 
   ListCost = ContractedCost = cost; sums are exact (a Decimal context that traps rounding);
 - ChargePeriod = the row's MSK day as UTC ([D-1 21:00Z, D 21:00Z)); BillingPeriod = its MSK month;
 - SubAccount = folder ("Folder"); Tags = the non-empty label columns, keys without the prefix;
-- ProviderName = PublisherName = InvoiceIssuerName = "Yandex Cloud" (validator rule C-005);
-- the cloud, service id, raw unit and the credit breakdown go to ``x_`` columns, which the loader
-  keeps in ``x_extensions`` (``x_credit``, ``x_monetary_grant_credit``, ...).
+- ProviderName = PublisherName = InvoiceIssuerName = "Yandex Cloud" (validator rule C-005), and
+  so are 1.3's ServiceProviderName and HostProviderName (Yandex sells what runs on its own cloud);
+- InvoiceId = ``<billing_account_id>/<YYYY-MM>`` of the MSK month: Yandex invoices a billing
+  account once a month and the export names no invoice, so this is the provisional invoice the row
+  will be on (FOCUS lets an InvoiceId be generated before the invoice is issued);
+- SkuPriceId = ``<sku_id>:<currency>:<unit price>``: one id per price of a SKU, so a new pricing
+  version (a price change) gets a new id and the same price keeps its id across months. The unit
+  price is ``cost / pricing_quantity``; when that division is not exact (a rounded cost) or the
+  quantity is 0, the row does not reveal its price and SkuPriceId is the SkuId (FOCUS allows it);
+- the credits go to ``x_credits`` as exact decimal strings, when any is non-zero: ``total`` (the
+  ``credit`` column) and the breakdown the file gives (``monetary_grant``, ``volume_incentive``,
+  ``cud``, ``misc``);
+- the cloud, service id and raw unit go to ``x_`` columns, which the loader keeps in
+  ``x_extensions``.
 
 Cells are emitted in the loader's text form: decimals as plain text, instants as
 ``YYYY-MM-DDTHH:MM:SSZ``, Tags as JSON, None for null. Bad rows are reported like the FOCUS
@@ -52,6 +63,8 @@ REQUIRED_COLUMNS = (
     "credit",
 )
 CREDIT_PARTS = ("monetary_grant_credit", "volume_incentive_credit", "cud_credit", "misc_credit")
+# x_credits keys: the breakdown column names without the "_credit" suffix.
+CREDIT_KEYS = tuple(name.removesuffix("_credit") for name in CREDIT_PARTS)
 OPTIONAL_COLUMNS = (
     "billing_account_name",
     "cloud_name",
@@ -83,6 +96,8 @@ FIELDS = (
     "provider_name",
     "publisher_name",
     "invoice_issuer_name",
+    "service_provider_name",
+    "host_provider_name",
     "service_name",
     "service_category",
     "service_subcategory",
@@ -103,15 +118,13 @@ FIELDS = (
     "sub_account_name",
     "sub_account_type",
     "tags",
+    "invoice_id",
+    "sku_price_id",
+    "x_credits",
     "x_cloud_id",
     "x_cloud_name",
     "x_service_id",
     "x_pricing_unit",
-    "x_credit",
-    "x_monetary_grant_credit",
-    "x_volume_incentive_credit",
-    "x_cud_credit",
-    "x_misc_credit",
     "x_locale",
     "x_updated_at",
     "x_exported_at",
@@ -241,6 +254,7 @@ class YandexExportReader:
         self._labels: list[tuple[str, int]] = []
         self._width = 0
         self._periods = self._period_cells(day)
+        self._invoice_month = f"{day:%Y-%m}"  # the MSK month the file's day belongs to
         self._services: dict[str, tuple[str, str]] = {}
         binary = stream if hasattr(stream, "peek") else io.BufferedReader(stream)  # type: ignore[arg-type]
         self._gzip = None
@@ -390,6 +404,9 @@ class YandexExportReader:
             )
         net = _text(_EXACT.add(cost, credit))
         unit_price = _text(cost / quantity) if quantity else None
+        sku_id = cell("sku_id")
+        exact_price = _exact_unit_price(cost, quantity)
+        sku_price_id = f"{sku_id}:{currency}:{exact_price}" if exact_price else sku_id
         service_name = cell("service_name")
         category = self._services.get(service_name)
         if category is None:
@@ -415,10 +432,12 @@ class YandexExportReader:
             PROVIDER,
             PROVIDER,
             PROVIDER,
+            PROVIDER,
+            PROVIDER,
             service_name,
             category[0],
             category[1],
-            cell("sku_id"),
+            sku_id,
             sku_name,
             cell("resource_id") or None,
             _text(quantity),
@@ -435,12 +454,13 @@ class YandexExportReader:
             cell("folder_name") or None,
             "Folder",
             format_key_value(tags) if tags else None,
+            f"{cell('billing_account_id')}/{self._invoice_month}",
+            sku_price_id,
+            _credits_json(credit, parts),
             cell("cloud_id"),
             cell("cloud_name") or None,
             cell("service_id") or None,
             raw_unit or None,
-            _text(credit),
-            *(None if p is None else _text(p) for p in parts),
             cell("locale") or None,
             cell("updated_at") or None,
             cell("exported_at") or None,
@@ -480,6 +500,28 @@ class YandexExportReader:
             _instant(month_start),
             _instant(month_end),
         )
+
+
+def _exact_unit_price(cost: Decimal, quantity: Decimal) -> str | None:
+    """cost / quantity in its shortest plain form, or None when the division is not exact."""
+    if not quantity:
+        return None
+    try:
+        price = _EXACT.divide(cost, quantity)
+    except Inexact:
+        return None
+    return format(price.normalize(_EXACT), "f")
+
+
+def _credits_json(credit: Decimal, parts: list[Decimal | None]) -> str | None:
+    """x_credits: the total and the breakdown as exact strings; None when nothing was credited."""
+    if not credit and not any(parts):
+        return None
+    credits = {"total": _text(credit)}
+    for key, part in zip(CREDIT_KEYS, parts, strict=True):
+        if part is not None:
+            credits[key] = _text(part)
+    return format_key_value(credits)
 
 
 def _exact_sum(values) -> Decimal:

@@ -100,8 +100,10 @@ def _load(actor, job: DayFile, run: ImportRun, stream: BinaryIO) -> ImportRun:
                 target,
                 reader.fields,
                 reader.rows(),
-                # A daily file replaces its whole MSK day, even if it now has fewer rows.
+                # A daily file replaces its whole MSK day, even if it now has fewer rows, and a
+                # header-only file is the provider saying "no charges": the day is cleared.
                 replace=lambda first, last: day_range,
+                clear_when_empty=day_range,
                 progress=tick,
             )
             _check_policy(run, reader, result)
@@ -143,6 +145,4 @@ def _check_policy(run: ImportRun, reader: YandexExportReader, result) -> None:
     if reader.rows_read and result.rows_loaded == 0:
         raise runs.ImportRejected(_("The file has no loadable rows."))
     if not reader.rows_read:
-        # A header without rows: a day without charges. The loader replaces only what it loads,
-        # so the day's earlier rows stay; the run's warnings say so.
-        reader.warnings.add("empty_file", None, None, None, "no rows; earlier rows of the day kept")
+        reader.warnings.add("empty_file", None, None, None, "no rows: the day has no charges")

@@ -1,4 +1,5 @@
-"""``manage.py export_focus --tenant SLUG --period YYYY-MM -o FILE``: a FOCUS 1.2 export."""
+"""``manage.py export_focus --tenant SLUG --period YYYY-MM [--version 1.3] -o FILE``: a FOCUS export
+(1.2 by default)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,26 @@ from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
 from core import context
-from providers.costs.export import FORMATS, ExportError, focus_export
+from providers.costs.export import (
+    DEFAULT_VERSION,
+    EXPORT_VERSIONS,
+    FORMATS,
+    ExportError,
+    focus_export,
+)
 from providers.management.commands.import_focus import find_tenant
 
 
 class Command(BaseCommand):
     help = (
-        "Export a tenant's costs for one month (ChargePeriodStart, UTC) as a FOCUS 1.2 file "
-        "that passes focus_check. Shows progress, then a summary."
+        "Export a tenant's costs for one month (ChargePeriodStart, UTC) as a FOCUS 1.2 (or 1.3) "
+        "file that passes focus_check. Shows progress, then a summary."
     )
+
+    def add_base_argument(self, parser, *args, **kwargs):
+        # --version is the FOCUS version here, not Django's (which `manage.py version` prints).
+        if "--version" not in args:
+            super().add_base_argument(parser, *args, **kwargs)
 
     def add_arguments(self, parser):
         parser.add_argument("--tenant", required=True, help="Tenant slug (or id)")
@@ -30,12 +42,21 @@ class Command(BaseCommand):
             help="CSV for spreadsheets: quote cells starting with =, +, -, @ (default: exact "
             "values, as FOCUS tools need)",
         )
+        parser.add_argument(
+            "--version",
+            "--focus-version",
+            dest="focus_version",
+            choices=EXPORT_VERSIONS,
+            default=DEFAULT_VERSION,
+            help=f"FOCUS version to write (default {DEFAULT_VERSION})",
+        )
 
-    def handle(self, *args, tenant: str, period: str, format: str | None, output: Path, **o):
+    def handle(self, *args, tenant: str, period: str, format: str | None, output: Path,
+               focus_version: str, **o):  # fmt: skip
         target = find_tenant(tenant)
         fmt = format or ("parquet" if output.suffix.lower() == ".parquet" else "csv")
         self.stdout.write(
-            f"Exporting tenant {target.slug}, {period}, as FOCUS 1.2 {fmt} to {output}…"
+            f"Exporting tenant {target.slug}, {period}, as FOCUS {focus_version} {fmt} to {output}…"
         )
         self._live = self.stdout.isatty()
         self._started = time.monotonic()
@@ -49,6 +70,7 @@ class Command(BaseCommand):
                     target=output,
                     progress=self._progress,
                     escape_formulas=o["escape_formulas"],
+                    version=focus_version,
                 )
         except (ExportError, PermissionDenied, OSError) as exc:
             raise CommandError(str(exc)) from exc

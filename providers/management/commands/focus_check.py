@@ -14,7 +14,7 @@ from providers.focus.spec import VERSIONS
 
 class Command(BaseCommand):
     help = (
-        "Check a FOCUS CSV, CSV.gz or Parquet file (FOCUS 1.0-1.2) and print a report. "
+        "Check a FOCUS CSV, CSV.gz or Parquet file (FOCUS 1.0-1.3) and print a report. "
         "Exits non-zero when a rule fails."
     )
 

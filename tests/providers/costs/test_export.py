@@ -156,3 +156,21 @@ def test_empty_period_is_a_header_only_file(world, tmp_path):
 def test_bad_period_is_refused(period):
     with pytest.raises(export.ExportError):
         export.parse_period(period)
+
+
+def test_focus_credit_rows_fill_x_credits_and_export_them(world, tmp_path):
+    _import(world.a, _conformant_file(rows=1500), file_name="yc.csv")
+    credits = CostLineItem.objects.filter(tenant=world.a, charge_category="Credit")
+    others = CostLineItem.objects.filter(tenant=world.a).exclude(charge_category="Credit")
+
+    assert credits.count() == 3  # rows 500, 1000 and 1500
+    billed = credits.aggregate(s=Sum("billed_cost"))["s"]
+    assert billed < 0
+    assert sum(Decimal(item.x_credits["total"]) for item in credits) == billed
+    assert {tuple(item.x_credits) for item in credits} == {("total",)}
+    assert not others.filter(x_credits__isnull=False).exists()
+    path = tmp_path / "export.csv"
+    _export(world.a, "2026-01", "csv", path)
+    with FocusReader(path) as reader:
+        exported = [r for r in reader if r["charge_category"] == "Credit"]
+    assert sum(Decimal(json.loads(r["x_credits"])["total"]) for r in exported) == billed

@@ -100,7 +100,7 @@ def test_rows_follow_the_focus_mapping(world, sim, source):
     )
     _pull(world, source)
 
-    item = _day_items(world.a, TODAY).filter(x_extensions__x_monetary_grant_credit__startswith="-")
+    item = _day_items(world.a, TODAY).filter(x_credits__monetary_grant__startswith="-")
     row = item.first()
     assert row is not None
     # 14 February MSK is [13 Feb 21:00Z, 14 Feb 21:00Z); the billing period is February MSK.
@@ -112,8 +112,9 @@ def test_rows_follow_the_focus_mapping(world, sim, source):
     assert row.sub_account_type == "Folder"
     assert row.sub_account_id in sim.inventory.folders
     assert row.charge_category == "Usage" and row.billing_currency == "RUB"
-    credit = Decimal(row.x_extensions["x_credit"])
+    credit = Decimal(row.x_credits["total"])
     assert credit < 0
+    assert "x_credit" not in row.x_extensions  # the credits live in x_credits only
     assert row.billed_cost == row.effective_cost == row.list_cost + credit
     assert row.list_cost == row.contracted_cost
     assert row.list_unit_price * row.pricing_quantity == row.list_cost
@@ -304,3 +305,109 @@ def test_a_broken_download_is_retried_from_the_start(world, sim, source):
 
     assert (result.imported, result.failed) == (5, 0)
     assert _billed(world.a) == sim.billing.expected_totals()["RUB"]
+
+
+def test_a_header_only_day_file_clears_that_day_and_nothing_else(world, sim, source):
+    _pull(world, source)
+    cleared_day = DAYS[2]
+    kept = {day: set(_day_items(world.a, day).values_list("id", flat=True)) for day in DAYS}
+    assert kept[cleared_day]
+    day_summary = CostDailySummary.objects.filter(tenant=world.a, day=cleared_day)
+    assert day_summary.exists()
+
+    sim.billing.set_empty(cleared_day)  # Yandex rewrites the day: no charges after all
+    result = _pull(world, source)
+
+    assert (result.status, result.imported, result.unchanged) == ("succeeded", 1, 4)
+    run = ImportRun.objects.filter(tenant=world.a).order_by("-id").first()
+    assert run.status == ImportRun.Status.SUCCEEDED
+    assert (run.rows_read, run.rows_loaded, run.rows_replaced) == (0, 0, len(kept[cleared_day]))
+    assert "empty_file" in run.warnings
+    assert not _day_items(world.a, cleared_day).exists()
+    assert not day_summary.exists()  # the rollups follow
+    for day in DAYS:
+        if day != cleared_day:
+            assert set(_day_items(world.a, day).values_list("id", flat=True)) == kept[day]
+    assert _billed(world.a) == sim.billing.expected_totals()["RUB"]  # the empty day adds 0
+
+
+def _credit_sums(tenant) -> dict[str, Decimal]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum((x_credits->>'total')::numeric), 0), "
+            "coalesce(sum((x_credits->>'monetary_grant')::numeric), 0), "
+            "coalesce(sum((x_credits->>'cud')::numeric), 0), "
+            "coalesce(sum((x_credits->>'misc')::numeric), 0), count(x_credits) "
+            "FROM providers_costlineitem WHERE tenant_id = %s",
+            [tenant.pk],
+        )
+        total, grant, cud, misc, rows = cursor.fetchone()
+    return {"total": total, "grant": grant, "cud": cud, "misc": misc, "rows": rows}
+
+
+def test_credits_are_in_x_credits_with_exact_totals(world, sim, source):
+    _pull(world, source)
+
+    rows = [row for day in DAYS for row in sim.billing.file(day).rows]
+    expected = {
+        "total": sum(Decimal(r["credit"]) for r in rows),
+        "grant": sum(Decimal(r["monetary_grant_credit"]) for r in rows),
+        "cud": sum(Decimal(r["cud_credit"]) for r in rows),
+        "misc": sum(Decimal(r["misc_credit"]) for r in rows),
+        "rows": sum(1 for r in rows if Decimal(r["credit"])),
+    }
+    assert expected["total"] < 0 and expected["grant"] < 0 and expected["cud"] < 0
+    assert _credit_sums(world.a) == expected
+    assert expected["total"] == expected["grant"] + expected["cud"] + expected["misc"]
+    # Billed is list minus the credits, to the last digit.
+    items = CostLineItem.objects.filter(tenant=world.a)
+    listed = items.aggregate(s=Sum("list_cost"))["s"]
+    assert _billed(world.a) == listed + expected["total"]
+    assert not items.filter(x_credits__isnull=False, x_extensions__has_key="x_credit").exists()
+
+
+def test_migration_0007_brings_rows_of_the_old_mapping_to_what_an_import_now_stores(
+    world, sim, source
+):
+    import importlib
+
+    from django.db import connection
+
+    migration = importlib.import_module("providers.migrations.0007_focus_costlineitem_focus13")
+    _pull(world, source)
+    fields = ("x_credits", "x_extensions", "invoice_id", "sku_price_id", "service_provider_name",
+              "host_provider_name")  # fmt: skip
+    items = CostLineItem.objects.filter(tenant=world.a).order_by("id")
+    fresh = list(items.values_list("id", *fields))
+    assert any(row[1] for row in fresh) and any(row[1] is None for row in fresh)
+    # As the old mapping stored them: every credit column in x_extensions, no 1.2/1.3 ids.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE providers_costlineitem SET
+                x_extensions = x_extensions || jsonb_build_object(
+                    'x_credit', (list_cost - billed_cost) * -1,
+                    'x_monetary_grant_credit', coalesce(x_credits->>'monetary_grant', '0'),
+                    'x_volume_incentive_credit', coalesce(x_credits->>'volume_incentive', '0'),
+                    'x_cud_credit', coalesce(x_credits->>'cud', '0'),
+                    'x_misc_credit', coalesce(x_credits->>'misc', '0')),
+                x_credits = NULL, invoice_id = NULL, sku_price_id = NULL,
+                service_provider_name = NULL, host_provider_name = NULL
+             WHERE tenant_id = %s
+            """,
+            [world.a.pk],
+        )
+        cursor.execute(
+            "UPDATE providers_costlineitem SET x_extensions = jsonb_set(x_extensions, "
+            "'{x_credit}', to_jsonb(trim_scale((x_extensions->>'x_credit')::numeric)::text)) "
+            "WHERE tenant_id = %s",
+            [world.a.pk],
+        )
+        assert not items.exclude(x_credits=None).exists()
+
+        cursor.execute(migration.YANDEX_ROWS_TO_CURRENT_MAPPING)
+
+    migrated = list(items.values_list("id", *fields))
+    assert migrated == fresh

@@ -52,11 +52,17 @@ def test_a_row_maps_to_focus_cells():
     )
     assert json.loads(row["tags"]) == {"team": "core"}  # empty label values are left out
     assert (row["service_category"], row["service_subcategory"]) == ("Compute", "Virtual Machines")
-    assert (row["x_credit"], row["x_monetary_grant_credit"], row["x_cud_credit"]) == (
-        "-2.112",
-        "-2.112",
-        "0",
-    )
+    assert json.loads(row["x_credits"]) == {
+        "total": "-2.112",
+        "monetary_grant": "-2.112",
+        "volume_incentive": "0",
+        "cud": "0",
+        "misc": "0",
+    }
+    assert not any(field.endswith("_credit") for field in FIELDS)  # no copies in x_extensions
+    # 21.12 / 48 = 0.44 exactly: the SKU's price in RUB names the price; the MSK month the invoice.
+    assert (row["sku_id"], row["sku_price_id"]) == ("dn2sku", "dn2sku:RUB:0.44")
+    assert row["invoice_id"] == "dn2acct/2026-03"
     assert row["pricing_category"] == "Standard"
     assert row["x_cloud_id"] == "b1gcloud" and row["x_updated_at"] == "1772323200"
     assert reader.warnings.count("unknown_column") == 1  # "surprise"; created_at is just old
@@ -73,6 +79,16 @@ def test_committed_discounts_and_odd_values_are_kept_with_warnings():
     assert reader.warnings.count("positive_credit") == 1
     assert reader.warnings.count("credit_mismatch") == 1  # 0.5 is not 0 + 0 + 0 + 0
     assert not reader.errors
+
+
+def test_a_price_the_row_does_not_reveal_falls_back_to_the_sku_and_no_credit_means_null():
+    rounded = ROW.replace(",48,core*hour,21.12,-2.112,-2.112,0,0,0,", ",7,core*hour,1,0,0,0,0,0,")
+    idle = ROW.replace(",48,core*hour,21.12,-2.112,-2.112,0,0,0,", ",0,core*hour,0,0,,,,,")
+    reader, (inexact, zero) = _read(rounded, idle)
+
+    assert not reader.errors
+    assert inexact["sku_price_id"] == zero["sku_price_id"] == "dn2sku"  # 1/7 and 0/0
+    assert inexact["x_credits"] is None and zero["x_credits"] is None
 
 
 def test_bad_rows_are_reported_with_line_column_value_and_reason():

@@ -170,3 +170,47 @@ def _credit(rng: random.Random) -> dict[str, Any]:
         "effective_cost": amount,
         "tags": None,
     }
+
+
+def focus13_rows(count: int, *, seed: int = 1303, month: int = 1) -> Iterator[dict[str, Any]]:
+    """conformant_rows as FOCUS 1.3 would carry them: ServiceProviderName and HostProviderName
+    instead of the deprecated ProviderName and PublisherName, every 7th usage row a split of a
+    shared charge (Allocated*), every 11th with a contract commitment applied."""
+    for n, row in enumerate(conformant_rows(count, seed=seed, month=month)):
+        del row["provider_name"], row["publisher_name"]
+        usage = row["charge_category"] == "Usage"
+        row["service_provider_name"] = PROVIDER
+        row["host_provider_name"] = PROVIDER if usage else None  # a tax or credit has no host
+        split = usage and n % 7 == 3
+        row["allocated_method_id"] = "cpu-share" if split else None
+        row["allocated_method_details"] = (
+            {
+                "Elements": [
+                    {
+                        "AllocatedRatio": Decimal("0.25"),
+                        "UsageUnit": "Core-Hours",
+                        "UsageQuantity": Decimal("2.5"),
+                    },
+                    {"AllocatedRatio": Decimal("0.75"), "UsageUnit": "Core-Hours"},
+                ]
+            }
+            if split
+            else None
+        )
+        row["allocated_resource_id"] = f"pod-{n}" if split else None
+        row["allocated_resource_name"] = f"checkout-{n}" if split else None
+        row["allocated_tags"] = {"team": "checkout"} if split else None
+        row["contract_applied"] = (
+            {
+                "Elements": [
+                    {
+                        "ContractId": "MSA-2026",
+                        "ContractCommitmentId": "MSA-2026-spend",
+                        "ContractCommitmentAppliedCost": row["billed_cost"],
+                    }
+                ]
+            }
+            if usage and n % 11 == 5
+            else None
+        )
+        yield row

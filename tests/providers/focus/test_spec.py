@@ -7,8 +7,8 @@ from providers.focus.spec import DataType, Level
 
 
 def test_column_counts_per_version_match_the_spec():
-    assert [len(spec.columns_for(v)) for v in spec.VERSIONS] == [43, 50, 57]
-    assert len(spec.COLUMNS) == 57
+    assert [len(spec.columns_for(v)) for v in spec.VERSIONS] == [43, 50, 57, 65]
+    assert len(spec.COLUMNS) == 65
 
 
 def test_mandatory_columns_all_exist_since_1_0():
@@ -65,7 +65,32 @@ def test_unknown_version_is_refused():
 def test_detect_version_from_the_newest_column_present():
     assert spec.detect_version(spec.columns_for("1.0")) == "1.0"
     assert spec.detect_version([spec.BY_NAME["BilledCost"], spec.BY_NAME["SkuMeter"]]) == "1.1"
-    assert spec.detect_version(spec.COLUMNS) == "1.2"
+    assert spec.detect_version(spec.columns_for("1.2")) == "1.2"
+    assert spec.detect_version(spec.COLUMNS) == "1.3"
+    assert spec.detect_version([spec.BY_NAME["ServiceProviderName"]]) == "1.3"
+
+
+def test_1_3_replaces_provider_and_publisher_with_service_provider_name():
+    required = {v: {c.name for c in spec.mandatory_for(v)} for v in spec.VERSIONS}
+    assert required["1.0"] == required["1.1"] == required["1.2"] == {c.name for c in spec.MANDATORY}
+    assert required["1.3"] == required["1.2"] - {"ProviderName", "PublisherName"} | {
+        "ServiceProviderName"
+    }
+    new = [c.name for c in spec.COLUMNS if c.since == "1.3"]
+    assert new == [
+        "AllocatedMethodDetails",
+        "AllocatedMethodId",
+        "AllocatedResourceId",
+        "AllocatedResourceName",
+        "AllocatedTags",
+        "ContractApplied",
+        "HostProviderName",
+        "ServiceProviderName",
+    ]
+    assert spec.BY_NAME["AllocatedMethodDetails"].type is DataType.JSON_OBJECT
+    assert spec.BY_NAME["AllocatedTags"].type is DataType.JSON
+    assert spec.BY_NAME["HostProviderName"].nullable is True
+    assert spec.canonical_version("1.3.0") == "1.3"
 
 
 def test_header_names_are_matched_exactly_or_forgiven_with_a_flag():

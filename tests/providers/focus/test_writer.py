@@ -96,7 +96,7 @@ def test_column_choice_defaults_and_validation():
     focus, custom = choose_columns({"billed_cost": Decimal(1), "x_cloud_id": "c", "tags": None})
     assert {c.name for c in focus} == {c.name for c in spec.MANDATORY} | {"Tags"}
     assert custom == {"x_cloud_id": "x_CloudId"}
-    with pytest.raises(ValueError, match="not FOCUS fields"):
+    with pytest.raises(ValueError, match=r"not FOCUS 1\.2 fields"):
         choose_columns(None, columns=["billed_cost", "cost"])
     with pytest.raises(ValueError, match="must start with x_"):
         choose_columns(None, extensions={"x_id": "Id"})
