@@ -78,7 +78,7 @@ class _BrokenShapes(ProviderAdapter):
         yield _record()
         yield {}["id"]
 
-    def metrics(self, targets, window):
+    def _metrics(self, targets, window):
         return iter(())
 
 
