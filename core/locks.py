@@ -27,6 +27,9 @@ from django.db import connection
 class LockKey(enum.IntEnum):
     AUDIT_CHAIN = 1001
     METRICS_COLLECT = 1003
+    PARTITION_CREATE = 1004  # key: hashtext of the partition's name
+    SYNC_RUN = 1005  # key: SyncRun id; held by the process running it (session lock)
+    IMPORT_RUN = 1006  # key: ImportRun id; held by the process running it (session lock)
 
 
 def advisory_xact_lock(namespace: LockKey, key: int) -> None:

@@ -492,7 +492,11 @@ class SyncRunAdmin(ReadOnlyTenantScopedAdmin):
     list_select_related = ["connection", "tenant"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [*super().get_readonly_fields(request, obj), "progress_display"]
+        return [*super().get_readonly_fields(request, obj), "progress_display", "warnings_display"]
+
+    @admin.display(description=_("services not read"))
+    def warnings_display(self, obj):
+        return "; ".join(w.get("message", "") for w in obj.warnings or []) or "—"
 
     @admin.display(description=_("progress / result"))
     def progress_display(self, obj):
@@ -534,6 +538,8 @@ def _run_summary(run: SyncRun) -> str:
     }
     if run.status == SyncRun.Status.SUCCEEDED and not run.complete:
         counts += " " + str(_("(partial listing)"))
+    if run.warnings:
+        counts += " ⚠ " + "; ".join(w.get("message", "") for w in run.warnings)
     return counts
 
 

@@ -9,6 +9,9 @@ removes it; the sync lease still guarantees one run at a time.
 Cost sources follow it too (``next_pull_at``, one dispatcher row); exchange rates are fetched
 once a day after the CBR publishes them.
 
+Runs left marked running by a worker that died (a sync, a metrics collection, an import, a queued
+upload) are settled every few minutes by the reaper (``providers.services.recovery``).
+
 Metrics follow the same pattern: one beat row queues a collection for every connection with live
 VMs each interval. Daily downsampling runs after midnight UTC has been covered by a collection
 (and also revisits the day before, see ``days_to_downsample``); retention runs after it.
@@ -44,6 +47,12 @@ PLATFORM_SCHEDULES = [
         "task": "providers.cost_source_dispatch",
         "every": settings.SYNC_DISPATCH_INTERVAL_SECONDS,
         "expires": max(settings.SYNC_DISPATCH_INTERVAL_SECONDS - 1, 1),
+    },
+    {
+        "name": "providers: reap runs of stopped workers",
+        "task": "providers.stuck_runs_reap",
+        "every": 5 * 60,
+        "expires": 5 * 60 - 1,
     },
     {
         # The CBR sets rates by 15:30 Moscow time (12:30 UTC).

@@ -15,13 +15,16 @@ from providers.models import Connection, SyncRun
 logger = logging.getLogger(__name__)
 
 
-@shared_task(base=ContextTask, name="providers.connection_sync", acks_late=True)
-def connection_sync_task(connection_id: int, trigger: str = SyncRun.Trigger.SCHEDULE):
+@shared_task(base=ContextTask, name="providers.connection_sync", acks_late=True, bind=True)
+def connection_sync_task(self, connection_id: int, trigger: str = SyncRun.Trigger.SCHEDULE):
     from providers.services.sync import connection_sync
 
     if not Connection.objects.filter(pk=connection_id).exists():
         return None  # deleted since it was queued
-    run = connection_sync(connection_id=connection_id, trigger=trigger)
+    # The task id lets a redelivered task find the run it already did (acks_late redelivers).
+    run = connection_sync(
+        connection_id=connection_id, trigger=trigger, task_id=self.request.id or ""
+    )
     return None if run is None else {"run": run.pk, "status": run.status}
 
 
@@ -54,13 +57,17 @@ def sync_dispatch_task() -> list[int]:
 
 
 # --- metrics --------------------------------------------------------------------------------
-@shared_task(base=ContextTask, name="providers.resource_metrics_collect", acks_late=True)
-def resource_metrics_collect_task(connection_id: int, trigger: str = SyncRun.Trigger.SCHEDULE):
+@shared_task(base=ContextTask, name="providers.resource_metrics_collect", acks_late=True, bind=True)
+def resource_metrics_collect_task(
+    self, connection_id: int, trigger: str = SyncRun.Trigger.SCHEDULE
+):
     from providers.services.metrics import resource_metrics_collect
 
     if not Connection.objects.filter(pk=connection_id).exists():
         return None  # deleted since it was queued
-    run = resource_metrics_collect(connection_id=connection_id, trigger=trigger)
+    run = resource_metrics_collect(
+        connection_id=connection_id, trigger=trigger, task_id=self.request.id or ""
+    )
     return None if run is None else {"run": run.pk, "status": run.status}
 
 
@@ -96,6 +103,14 @@ def metrics_expire_task() -> list[str]:
     from providers.services.metrics import resource_metrics_expire
 
     return resource_metrics_expire()
+
+
+@shared_task(base=ContextTask, name="providers.stuck_runs_reap")
+def stuck_runs_reap_task() -> dict[str, int]:
+    """Settle runs whose worker died (sync, metrics, imports, queued uploads)."""
+    from providers.services.recovery import stuck_runs_reap
+
+    return stuck_runs_reap()
 
 
 # --- cost imports ---------------------------------------------------------------------------

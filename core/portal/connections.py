@@ -58,6 +58,15 @@ STATUS = {
         gettext_lazy("The first sync is queued; resources appear as soon as it finishes."),
     ),
     Connection.Status.OK: (gettext_lazy("OK"), "badge-ok", ""),
+    Connection.Status.DEGRADED: (
+        gettext_lazy("Degraded"),
+        "badge-warn",
+        gettext_lazy(
+            "Some services cannot be read with these credentials; their resources are kept as "
+            "last seen. Grant the roles named above (or verify to check), and the next sync "
+            "reads them."
+        ),
+    ),
     Connection.Status.AUTH_FAILED: (
         gettext_lazy("Authentication failed"),
         "badge-danger",

@@ -4,10 +4,14 @@ An adapter turns one provider account into normalized records and knows nothing 
 sync service pages through ``discover()``, compares ``content_hash`` with what it stored last time
 and writes only what changed.
 
-Completeness rule: ``discover()`` returning normally is the *only* signal that the listing was
-complete. Any exception raised while iterating (``IncompleteListing`` or any other
-``ProviderError``) means the records yielded so far are a partial listing, and nothing missing
-from it may be marked deleted.
+Completeness is judged per listing unit (resource type x scope, see ``providers.adapters.listing``):
+while it walks, an adapter records in ``self.listing`` which units it read completely, which the
+credentials may not read (403) and which the provider lacks (404/UNIMPLEMENTED); those two are
+skipped and the walk goes on. Any exception raised while iterating (``IncompleteListing`` or any
+other ``ProviderError``) ends the walk: the units completed before it still count, the rest are
+unknown. Nothing may be marked deleted unless its unit listed completely. An adapter that records
+no units at all is judged as one whole listing: complete if and only if ``discover()`` returned
+normally.
 
 Metric values are ``float``: providers send IEEE doubles (Yandex ``doubleValues``), so a ``Decimal``
 would only dress the same binary value up with false precision and cost ~10x more per sample on
@@ -24,7 +28,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from providers.adapters.listing import ListingReport, ServiceInfo
 
 
 class ResourceType(StrEnum):
@@ -207,11 +214,22 @@ class MetricWindow:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceProbe:
+    """Whether the credentials can read one service (``outcome`` as in ``ListingOutcome``)."""
+
+    service: str
+    name: str
+    outcome: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class VerifyResult:
-    """A successful credential check, in words for the operator."""
+    """A successful credential check, in words for the operator, with the services probed."""
 
     message: str
     details: Mapping[str, Any] = field(default_factory=dict)
+    services: tuple[ServiceProbe, ...] = ()
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -236,7 +254,17 @@ class ProviderError(Exception):
 
 
 class ProviderAuthError(ProviderError):
-    """Credentials were refused or lack a permission. Never retried; marks the connection."""
+    """Credentials were refused or lack a permission. Never retried.
+
+    Only a refusal of the credentials themselves (an IAM token exchange that fails, 401) marks a
+    connection ``auth_failed``; a 403 on one call is a ``ProviderPermissionDenied``."""
+
+
+class ProviderPermissionDenied(ProviderAuthError):
+    """403: the credentials are valid but may not do this one thing (a role is missing).
+
+    A subclass of ``ProviderAuthError`` so that callers that do not tell the two apart keep
+    treating it as refused access; discovery and metrics treat it per service instead."""
 
 
 class ProviderRateLimited(ProviderError):
@@ -272,6 +300,12 @@ class ProviderAdapter(ABC):
     """One connection's view of a provider. Subclasses implement the ``_``-prefixed hooks."""
 
     provider: str = ""
+    # Provider services in words, with the role that reads each (keys used in listing units).
+    services: Mapping[str, ServiceInfo] = {}
+    # What the provider calls the unit a connection is divided into (a Yandex folder, a project).
+    scope_noun: str = "folder"
+    # How the last discover() or metrics() walk went, unit by unit (see providers.adapters.listing).
+    listing: ListingReport | None = None
 
     @property
     @abstractmethod
@@ -289,6 +323,7 @@ class ProviderAdapter(ABC):
         ``ProviderResponseError`` rather than as bare Python errors, so the caller always sees a
         ``ProviderError`` with a readable message.
         """
+        self.listing = self._new_report()
         try:
             yield from self._discover()
         except ProviderError:
@@ -297,15 +332,32 @@ class ProviderAdapter(ABC):
             raise ProviderResponseError(
                 f"{self.provider}: unexpected data in a listing ({type(exc).__name__}: {exc})"
             ) from exc
+        self.listing.finished = True
 
     @abstractmethod
-    def _discover(self) -> Iterator[ResourceRecord]: ...
+    def _discover(self) -> Iterator[ResourceRecord]:
+        """Yield records, recording each listing unit's outcome in ``self.listing``."""
 
-    @abstractmethod
     def metrics(
         self, targets: Iterable[MetricTarget | ResourceRecord], window: MetricWindow
     ) -> Iterator[MetricSample]:
-        """Yield samples for the given resources over ``window``; unsupported types are skipped."""
+        """Yield samples for the given resources over ``window``; unsupported types are skipped.
+
+        Units are recorded as in ``discover()`` (a monitoring 403 in one scope skips that scope):
+        a caller replaces stored samples only of resources whose unit completed."""
+        self.listing = self._new_report()
+        yield from self._metrics(targets, window)
+        self.listing.finished = True
+
+    @abstractmethod
+    def _metrics(
+        self, targets: Iterable[MetricTarget | ResourceRecord], window: MetricWindow
+    ) -> Iterator[MetricSample]: ...
+
+    def _new_report(self) -> ListingReport:
+        from providers.adapters.listing import ListingReport
+
+        return ListingReport(services=self.services, scope_noun=self.scope_noun)
 
     def costs(self, period: Any) -> Iterator[Any]:
         """FOCUS-shaped cost rows for ``period``; provided by billing adapters."""

@@ -25,6 +25,7 @@ import requests
 from providers.adapters.base import (
     ProviderAuthError,
     ProviderError,
+    ProviderPermissionDenied,
     ProviderRateLimited,
     ProviderResponseError,
     ProviderUnavailable,
@@ -188,7 +189,9 @@ class HttpClient:
             text += f": {detail}"
         text = self.redact(text)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if status in (401, 403):
+        if status == 403:
+            return ProviderPermissionDenied(text, status=status, code=code), None
+        if status == 401:
             return ProviderAuthError(text, status=status, code=code), None
         if status == 429:
             return ProviderRateLimited(

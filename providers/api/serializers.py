@@ -212,6 +212,23 @@ class ResourceEventSerializer(serializers.ModelSerializer):
 
 
 class SyncRunSerializer(serializers.ModelSerializer):
+    warnings = serializers.ListField(
+        child=serializers.DictField(),
+        read_only=True,
+        help_text=(
+            "Services that could not be read (their resources were kept): "
+            '`{"service", "service_name", "outcome": "denied"|"absent", "types", "scopes", '
+            '"message"}`, e.g. "cannot read Managed Kubernetes: permission denied — grant '
+            'k8s.viewer".'
+        ),
+    )
+    outcomes = serializers.DictField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text='Resource type -> how its listing ended: "complete", "denied", "absent" or '
+        '"failed". Only completely listed types have missing resources marked deleted.',
+    )
+
     class Meta:
         model = SyncRun
         fields = [
@@ -232,6 +249,8 @@ class SyncRunSerializer(serializers.ModelSerializer):
             "deleted",
             "api_calls",
             "error",
+            "warnings",
+            "outcomes",
             "progress",
         ]
         read_only_fields = fields

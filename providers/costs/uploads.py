@@ -5,8 +5,10 @@ before anything is stored) and then either import at once with the ``cost_file_i
 (small files, ``wait``) or ``cost_upload_enqueue``: the file is copied under
 ``MEDIA_ROOT/imports/<tenant id>/``, a *pending* ImportRun is recorded (with an audit event) and
 the Celery task ``providers.cost_file_import`` runs ``cost_upload_execute`` after the commit. The
-worker claims the run with a conditional UPDATE (a redelivered task does nothing), loads the file
-into that same run through the import service's own steps, and deletes the stored copy.
+worker takes the run's lock and claims it with a conditional UPDATE, loads the file into that same
+run through the import service's own steps, and deletes the stored copy. A task delivered again
+does nothing if the run is finished or a live worker holds it, and takes over (once) a run whose
+worker died mid-import (see ``providers.services.recovery``).
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ from typing import BinaryIO
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 
 from core.audit import record_event
 from core.capabilities import Capability
+from core.locks import LockKey
 from core.services.guards import require_capability
+from providers import run_locks
 from providers.focus import FocusReader
 from providers.models import ImportRun
 
@@ -135,6 +140,7 @@ def cost_upload_enqueue(
                 status=ImportRun.Status.PENDING,
                 created_by=actor if getattr(actor, "pk", None) else None,
                 progress={"queued": True},
+                stored_file=str(path.relative_to(settings.MEDIA_ROOT)),
             )
             record_event(
                 event_type="costs.import_queued",
@@ -164,19 +170,43 @@ def _queue(run_id: int, path: Path, force: bool) -> None:
 
 
 def cost_upload_execute(*, run_id: int, path: str | Path, force: bool = False) -> ImportRun | None:
-    """Import a queued upload into its pending run (None: the run was already taken)."""
+    """Import a queued upload into its pending run (None: nothing to do — the run is finished, or
+    a live worker is importing it)."""
+    with run_locks.unless_alive(LockKey.IMPORT_RUN, run_id) as free:
+        if not free:
+            return None
+        return _execute(run_id, Path(path), force)
+
+
+def _execute(run_id: int, path: Path, force: bool) -> ImportRun | None:
     # These steps are the import service's own, applied to the run recorded at upload time.
     from providers.costs.runs import finish_failed, finish_skipped
     from providers.services.costs import import_into_run
+    from providers.services.recovery import MAX_UPLOAD_ATTEMPTS, import_run_abandon, stored_path
 
-    claimed = ImportRun.objects.filter(pk=run_id, status=ImportRun.Status.PENDING).update(
-        status=ImportRun.Status.RUNNING, started_at=timezone.now(), progress={}
+    run = ImportRun.objects.filter(pk=run_id).first()
+    if run is None or run.status not in (ImportRun.Status.PENDING, ImportRun.Status.RUNNING):
+        return None  # delivered again after it finished: done exactly once
+    path = stored_path(run) or path
+    if run.status == ImportRun.Status.RUNNING and run.attempts >= MAX_UPLOAD_ATTEMPTS:
+        # Running, yet nobody holds its lock: its worker died, and not for the first time.
+        import_run_abandon(
+            run, _("abandoned: the worker stopped during the import again; upload the file again")
+        )
+        path.unlink(missing_ok=True)
+        return ImportRun.objects.get(pk=run_id)
+    # Pending, or running with its worker gone: take it (the import is one transaction, so
+    # nothing of a dead attempt is visible).
+    claimed = ImportRun.objects.filter(pk=run_id, status=run.status, attempts=run.attempts).update(
+        status=ImportRun.Status.RUNNING,
+        started_at=timezone.now(),
+        progress={},
+        attempts=F("attempts") + 1,
     )
     if not claimed:
         return None
     run = ImportRun.objects.select_related("tenant", "created_by").get(pk=run_id)
     actor = run.created_by
-    path = Path(path)
     try:
         if not path.is_file():
             reason = _("The uploaded file is gone (%(name)s); upload it again.") % {
@@ -200,3 +230,4 @@ def cost_upload_execute(*, run_id: int, path: str | Path, force: bool = False) -
             return import_into_run(actor, run.tenant, run, stream, None)
     finally:
         path.unlink(missing_ok=True)
+        ImportRun.objects.filter(pk=run_id).update(stored_file="")

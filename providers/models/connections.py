@@ -24,6 +24,9 @@ class Connection(TenantOwnedModel):
     class Status(models.TextChoices):
         PENDING = "pending", _("Not synced yet")
         OK = "ok", _("OK")
+        # Synced, but some services could not be read (a role is missing, or the service is not
+        # in this region/installation): their resources are kept as last seen.
+        DEGRADED = "degraded", _("Degraded: some services unreadable")
         AUTH_FAILED = "auth_failed", _("Authentication failed")
         ERROR = "error", _("Error")
         DISABLED = "disabled", _("Disabled")

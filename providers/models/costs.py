@@ -75,6 +75,10 @@ class ImportRun(TenantOwnedModel):
     errors = models.JSONField(_("errors"), default=dict, blank=True)
     error = models.TextField(_("failure reason"), blank=True)
     progress = models.JSONField(_("progress"), default=dict, blank=True)
+    # A queued upload's stored copy (relative to MEDIA_ROOT) until a worker has dealt with it, and
+    # how many times a worker took the run up (a worker that died mid-import leaves it running).
+    stored_file = models.CharField(max_length=500, blank=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)

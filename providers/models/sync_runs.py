@@ -44,7 +44,14 @@ class SyncRun(TenantOwnedModel):
     deleted = models.PositiveIntegerField(_("deleted"), default=0)
     api_calls = models.PositiveIntegerField(_("API calls"), default=0)
     error = models.TextField(_("error"), blank=True)
+    # What could not be read (a service denied or absent), in words: [{"service", "outcome",
+    # "types", "scopes", "message"}]; resources of those types were kept, not marked deleted.
+    warnings = models.JSONField(_("warnings"), default=list, blank=True)
+    # Resource type -> how its listing ended ("complete", "denied", "absent", "failed").
+    outcomes = models.JSONField(_("listing outcome per type"), default=dict, blank=True)
     progress = models.JSONField(_("progress"), default=dict, blank=True)
+    # The Celery task that ran it: a redelivered task finds its run instead of running twice.
+    task_id = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
 
     tenant_capabilities = {"view": Capability.VIEW_TENANT}
 

@@ -15,7 +15,7 @@ from core.audit import record_event, snapshot
 from core.capabilities import Capability
 from core.crypto import DecryptionError, decrypt_json, encrypt_json
 from core.services.guards import require_capability
-from providers.adapters.base import ProviderAuthError, ProviderError
+from providers.adapters.base import ProviderAuthError, ProviderError, ProviderPermissionDenied
 from providers.adapters.registry import UnsupportedProvider, validate_settings
 from providers.connection_settings import settings_shape_errors
 from providers.models import Connection, ProviderType, SyncRun
@@ -190,16 +190,23 @@ def connection_delete(*, actor, connection: Connection) -> None:
 
 
 def connection_verify(*, actor, connection: Connection) -> tuple[bool, str]:
-    """One cheap provider call. Returns (ok, message); records the outcome on the connection."""
+    """Cheap provider calls: the credentials, then one probe per service the sync reads.
+    Returns (ok, message) — the message names the services that cannot be read and the role to
+    grant; records the outcome on the connection."""
     from providers.services.sync import adapter_for
 
     require_capability(actor, Capability.MANAGE_CONNECTIONS, connection.tenant)
     status = None
+    services = {}
     try:
         result = adapter_for(connection).verify()
         ok, message = True, result.message
+        services = {probe.service: probe.outcome for probe in result.services}
         if connection.status == Connection.Status.AUTH_FAILED:
             status = Connection.Status.PENDING
+    except ProviderPermissionDenied as exc:
+        # Valid credentials without the role to read the scope: not an authentication failure.
+        ok, message = False, str(exc)
     except ProviderAuthError as exc:
         ok, message, status = False, str(exc), Connection.Status.AUTH_FAILED
     except (ProviderError, UnsupportedProvider, ValueError) as exc:
@@ -216,7 +223,7 @@ def connection_verify(*, actor, connection: Connection) -> tuple[bool, str]:
             actor=actor,
             tenant=connection.tenant,
             target=connection,
-            extra={"ok": ok, "message": message},
+            extra={"ok": ok, "message": message, "services": services},
         )
     return ok, message
 

@@ -22,7 +22,9 @@ from django.utils.translation import gettext as _
 
 from core.audit import record_event
 from core.capabilities import Capability
+from core.locks import LockKey
 from core.services.guards import require_capability
+from providers import run_locks
 from providers.costs import loader
 from providers.costs.progress import ProgressWriter
 from providers.costs.runs import (
@@ -118,7 +120,13 @@ def _open(file) -> tuple[BinaryIO, bool]:
 
 def import_into_run(actor, tenant, run: ImportRun, stream, progress) -> ImportRun:
     """Load ``stream`` into an ImportRun that already exists (a queued upload's pending run, or
-    the run ``cost_file_import`` just recorded)."""
+    the run ``cost_file_import`` just recorded). The run's lock is held meanwhile, so that a run
+    whose process dies is recognised as abandoned (``providers.services.recovery``)."""
+    with run_locks.holding(LockKey.IMPORT_RUN, run.pk):
+        return _load_into_run(actor, tenant, run, stream, progress)
+
+
+def _load_into_run(actor, tenant, run: ImportRun, stream, progress) -> ImportRun:
     started = time.monotonic()
     writer = ProgressWriter(ImportRun._meta.db_table, run.pk)
     reader = None

@@ -14,6 +14,11 @@ account would cancel hourly metrics. The two may safely run side by side: metric
 resource registry. The lock needs no column and disappears with its session if a worker dies;
 it does assume a direct (or session-pooled) database connection, as Celery workers have.
 
+Partial permissions: a folder whose monitoring the credentials may not read (403) is skipped by
+the adapter; its VMs keep their stored samples (their window is not replaced), the run records a
+warning, and the connection is ``degraded`` rather than ``auth_failed`` (only a refusal of the
+credentials themselves is an auth failure). The other folders are collected as usual.
+
 Downsampling summarises whole UTC days into ``ResourceMetricDaily``; retention drops raw monthly
 partitions past ``METRICS_RAW_RETENTION_DAYS``, summarising their days first so that no day is lost
 even if the daily downsampling was down for a while.
@@ -39,16 +44,19 @@ from core.capabilities import Capability
 from core.crypto import DecryptionError
 from core.locks import LockKey
 from core.services.guards import require_capability
-from providers import metrics_store
+from providers import metrics_store, run_locks
 from providers.adapters.base import (
     MetricTarget,
     MetricWindow,
     ProviderAuthError,
     ProviderError,
+    ProviderPermissionDenied,
     ResourceType,
 )
+from providers.adapters.listing import ListingReport
 from providers.adapters.registry import UnsupportedProvider
 from providers.models import Connection, Resource, ResourceMetric, SyncRun
+from providers.services import health
 
 logger = logging.getLogger(__name__)
 
@@ -72,16 +80,24 @@ def resource_metrics_collect(
     end: dt.datetime | None = None,
     trigger: str = SyncRun.Trigger.SCHEDULE,
     adapter_factory: Callable[[Connection], object] | None = None,
+    task_id: str = "",
 ) -> SyncRun | None:
     """Collect CPU utilization of the connection's live VMs over the last ``lookback``.
 
     Returns the run, or None (writing nothing) when another collection of this connection is
     running or the connection is disabled. ``actor`` is None for scheduled runs; a person needs
-    manage_connections. ``end`` (default now) is aligned down to the sample step.
+    manage_connections. ``end`` (default now) is aligned down to the sample step. ``task_id``
+    makes a redelivered task return the run it already finished.
     """
+    from providers.services.recovery import redelivered_sync_run
+
     if actor is not None:
         tenant_id = Connection.objects.values_list("tenant_id", flat=True).get(pk=connection_id)
         require_capability(actor, Capability.MANAGE_CONNECTIONS, tenant_id, action="sync")
+    if task_id:
+        done, earlier = redelivered_sync_run(task_id, SyncRun.Kind.METRICS)
+        if done:
+            return earlier
     window = MetricWindow.lookback(lookback or default_lookback(), step=default_step(), end=end)
     with _collection_lock(connection_id) as held:
         if not held:
@@ -90,7 +106,7 @@ def resource_metrics_collect(
         connection = Connection.objects.select_related("tenant").get(pk=connection_id)
         if not connection.is_enabled:
             return None
-        return _collect(actor, connection, window, trigger, adapter_factory)
+        return _collect(actor, connection, window, trigger, adapter_factory, task_id)
 
 
 @contextlib.contextmanager
@@ -139,12 +155,11 @@ class _Outcome:
     adapter: object = None
     error: str = ""
     auth_failed: bool = False
+    denied: bool = False
+    report: ListingReport | None = None
 
 
-def _collect(actor, connection, window, trigger, adapter_factory) -> SyncRun:
-    from providers.services.sync import adapter_for
-
-    started = time.monotonic()
+def _collect(actor, connection, window, trigger, adapter_factory, task_id="") -> SyncRun:
     run = SyncRun.objects.create(
         tenant_id=connection.tenant_id,
         connection=connection,
@@ -152,13 +167,27 @@ def _collect(actor, connection, window, trigger, adapter_factory) -> SyncRun:
         trigger=trigger,
         started_at=timezone.now(),
         progress=_window_info(window),
+        task_id=task_id,
     )
+    with run_locks.holding(LockKey.SYNC_RUN, run.pk):
+        _collect_into(actor, connection, run, window, adapter_factory)
+    return run
+
+
+def _collect_into(actor, connection, run, window, adapter_factory) -> None:
+    from providers.services.sync import adapter_for
+
+    started = time.monotonic()
     targets, ids = live_vm_targets(connection.pk)
     outcome = _Outcome(vms=len(targets), resource_ids=list(ids.values()))
     try:
         if targets:  # nothing to ask the provider (and no adapter needed) without VMs
             outcome.adapter = (adapter_factory or adapter_for)(connection)
             outcome.rows = _samples(outcome.adapter, targets, ids, window, connection.tenant_id)
+            outcome.report = getattr(outcome.adapter, "listing", None)
+            _keep_unread_folders(outcome, targets, ids)
+    except ProviderPermissionDenied as exc:
+        outcome.denied, outcome.error = True, _reason(exc)
     except ProviderAuthError as exc:
         outcome.auth_failed, outcome.error = True, _reason(exc)
     except (ProviderError, UnsupportedProvider, DecryptionError, ValueError) as exc:
@@ -168,7 +197,22 @@ def _collect(actor, connection, window, trigger, adapter_factory) -> SyncRun:
         _finish(actor, connection, run, window, started, outcome)
         raise
     _finish(actor, connection, run, window, started, outcome)
-    return run
+
+
+def _keep_unread_folders(outcome: _Outcome, targets: list[MetricTarget], ids: dict) -> None:
+    """Replace samples only of VMs whose folder was read: a folder skipped for want of
+    permission keeps what it had (and what was fetched of it is not written, or it would be
+    stored twice)."""
+    report = outcome.report
+    if not isinstance(report, ListingReport) or not report.per_unit:
+        return
+    readable = {
+        ids[t.provider_id]
+        for t in targets
+        if report.may_delete(ResourceType.VM, t.sub_account or "")
+    }
+    outcome.resource_ids = [pk for pk in outcome.resource_ids if pk in readable]
+    outcome.rows = [row for row in outcome.rows if row[1] in readable]
 
 
 def _samples(adapter, targets, ids, window, tenant_id) -> list[tuple]:
@@ -220,12 +264,24 @@ def _finish(actor, connection, run, window, started, outcome: _Outcome) -> None:
         "samples": written,
         "replaced": replaced,
     }
+    if isinstance(outcome.report, ListingReport):
+        run.warnings, run.outcomes = outcome.report.warnings(), outcome.report.type_outcomes()
     run.save()
+    live = Connection.objects.filter(pk=connection.pk)
     if outcome.auth_failed:
         # The credentials were refused: the connection says so, as after a discovery run.
-        Connection.objects.filter(pk=connection.pk).exclude(
-            status=Connection.Status.DISABLED
-        ).update(status=Connection.Status.AUTH_FAILED, last_error=error)
+        live.exclude(status=Connection.Status.DISABLED).update(
+            status=Connection.Status.AUTH_FAILED, last_error=error
+        )
+    elif outcome.denied or not error:
+        # Monitoring unreadable (in some folders): degraded; all readable again: ok. A discovery
+        # failure (error, auth_failed) stays what it is until the next discovery run.
+        status, text = (
+            (Connection.Status.DEGRADED, error) if error else health.after_run(connection.pk, run)
+        )
+        live.filter(status__in=[Connection.Status.OK, Connection.Status.DEGRADED]).exclude(
+            status=status, last_error=text
+        ).update(status=status, last_error=text)
     record_event(
         event_type="connection.metrics_failed" if error else "connection.metrics_collected",
         actor=actor,
@@ -237,6 +293,7 @@ def _finish(actor, connection, run, window, started, outcome: _Outcome) -> None:
             **run.progress,
             "api_calls": run.api_calls,
             "error": error,
+            "warnings": [w["message"] for w in run.warnings],
         },
     )
 

@@ -5,9 +5,17 @@ Rules (DESIGN.md §5):
   while the run progresses and expiring by itself if a worker dies;
 - unchanged resources cost no write (content hash);
 - each batch commits on its own, so a run that fails midway keeps what it already learned;
-- resources are marked deleted only after a *complete* listing; a failed run marks nothing;
-- authentication errors stop the run and mark the connection; other provider errors fail the run
-  with the reason in words; the run record and one audit event are written either way.
+- a resource is marked deleted only when the listing of its type in its scope was complete
+  (``providers.adapters.listing``): a service the credentials may not read (403) or that the
+  provider lacks (404) is skipped with a warning on the run and the connection, keeps its rows and
+  leaves the connection ``degraded``; a failure that ends the walk keeps every unit it did not
+  finish, while the units completed before it are applied in full;
+- records already listed are never lost: the batch in hand when a listing breaks off is applied;
+- only a refusal of the credentials (IAM, 401) marks the connection ``auth_failed``; other provider
+  errors fail the run with the reason in words; the run record and one audit event are written
+  either way;
+- the process running a run holds its lock (``providers.run_locks``), so a run whose worker died is
+  recognised and reaped, and a redelivered task finds the run it already did (``task_id``).
 """
 
 from __future__ import annotations
@@ -28,10 +36,19 @@ from django.utils import timezone
 from core.audit import record_event
 from core.capabilities import Capability
 from core.crypto import DecryptionError, decrypt_json
+from core.locks import LockKey
 from core.services.guards import require_capability
-from providers.adapters.base import ProviderAuthError, ProviderError, ResourceRecord
+from providers import run_locks
+from providers.adapters.base import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderPermissionDenied,
+    ResourceRecord,
+)
+from providers.adapters.listing import ListingReport
 from providers.adapters.registry import UnsupportedProvider, build_adapter
 from providers.models import Connection, Resource, ResourceEvent, SyncRun
+from providers.services import health
 
 logger = logging.getLogger(__name__)
 
@@ -128,20 +145,29 @@ def connection_sync(
     trigger: str = SyncRun.Trigger.SCHEDULE,
     progress: Callable[[SyncRun], None] | None = None,
     adapter_factory: Callable[[Connection], object] | None = None,
+    task_id: str = "",
 ) -> SyncRun | None:
     """Run one discovery sync. Returns None (and writes nothing) if another sync is running.
 
     ``actor`` is None for scheduled runs; a person asking for a sync needs manage_connections.
+    ``task_id`` (the Celery task's id) makes a redelivered task idempotent: the run it already
+    finished is returned instead of syncing again (see ``recovery.redelivered_sync_run``).
     """
+    from providers.services.recovery import redelivered_sync_run
+
     if actor is not None:
         tenant_id = Connection.objects.values_list("tenant_id", flat=True).get(pk=connection_id)
         require_capability(actor, Capability.MANAGE_CONNECTIONS, tenant_id, action="sync")
+    if task_id:
+        done, earlier = redelivered_sync_run(task_id, SyncRun.Kind.DISCOVERY)
+        if done:
+            return earlier
     token = lease_claim(connection_id)
     if token is None:
         logger.info("connection %s: sync already running, skipped", connection_id)
         return None
     try:
-        return _run(actor, connection_id, token, trigger, progress, adapter_factory)
+        return _run(actor, connection_id, token, trigger, progress, adapter_factory, task_id)
     finally:
         lease_release(connection_id, token)
 
@@ -155,23 +181,33 @@ def adapter_for(connection: Connection):
     )
 
 
-def _run(actor, connection_id, token, trigger, progress, adapter_factory) -> SyncRun:
+def _run(actor, connection_id, token, trigger, progress, adapter_factory, task_id) -> SyncRun:
     connection = Connection.objects.select_related("tenant").get(pk=connection_id)
-    started = time.monotonic()
     run = SyncRun.objects.create(
         tenant_id=connection.tenant_id,
         connection=connection,
         kind=SyncRun.Kind.DISCOVERY,
         trigger=trigger,
         started_at=timezone.now(),
+        task_id=task_id,
     )
+    with run_locks.holding(LockKey.SYNC_RUN, run.pk):
+        _walk(actor, connection, run, token, progress, adapter_factory)
+    return run
+
+
+def _walk(actor, connection, run, token, progress, adapter_factory) -> None:
+    started = time.monotonic()
     tally = _Tally()
     adapter = None
+    walked = False  # the adapter was iterated: its listing report says what may be deleted
+    listed = False  # ... and its walk reached the end
     new_status, error = Connection.Status.OK, ""
     try:
         adapter = (adapter_factory or adapter_for)(connection)
         known = _known_resources(connection.pk)
         renewed = saved = time.monotonic()
+        walked = True
         for batch in _classified_batches(adapter.discover(), known, BATCH_SIZE):
             _apply_batch(connection, run, batch, known, tally)
             _note_progress(run, tally, adapter)
@@ -184,21 +220,39 @@ def _run(actor, connection_id, token, trigger, progress, adapter_factory) -> Syn
                 saved = clock
             if progress:
                 progress(run)
-        # Reaching here means the adapter finished its listing: only now may absence mean gone.
-        run.complete = True
-        tally.deleted = _mark_missing_deleted(connection, run, known, tally.seen_ids)
-        if tally.created or tally.updated or not _links_current(connection.pk, run.pk):
-            _link_parents(connection.pk)
+        listed = True
+    except ProviderPermissionDenied as exc:
+        # Valid credentials missing a role the adapter could not attribute to one service.
+        new_status, error = Connection.Status.DEGRADED, _reason(exc)
     except ProviderAuthError as exc:
         new_status, error = Connection.Status.AUTH_FAILED, _reason(exc)
+        walked = False  # refused credentials prove nothing about what exists
     except (ProviderError, UnsupportedProvider, DecryptionError, ValueError) as exc:
         new_status, error = Connection.Status.ERROR, _reason(exc)
     except Exception as exc:
         new_status, error = Connection.Status.ERROR, f"Internal error: {type(exc).__name__}"
-        _finish(actor, connection, run, tally, adapter, started, new_status, error)
+        _finish(actor, connection, run, tally, adapter, started, new_status, error, None)
         raise
-    _finish(actor, connection, run, tally, adapter, started, new_status, error)
-    return run
+    report = _report_of(adapter, listed) if walked else None
+    if report is not None:
+        # Absence means gone only where the listing of that type and scope was complete; the
+        # units finished before a failure count too.
+        tally.deleted = _mark_missing_deleted(connection, run, known, tally.seen_ids, report)
+        run.complete = not error and report.fully_complete
+        if not error and (
+            tally.created or tally.updated or not _links_current(connection.pk, run.pk)
+        ):
+            _link_parents(connection.pk)
+    _finish(actor, connection, run, tally, adapter, started, new_status, error, report)
+
+
+def _report_of(adapter, listed: bool) -> ListingReport:
+    """The adapter's per-unit listing report; adapters that keep none are judged as one whole
+    listing, complete when their discover() returned normally."""
+    report = getattr(adapter, "listing", None)
+    if isinstance(report, ListingReport):
+        return report
+    return ListingReport(finished=listed)
 
 
 def _reason(exc: Exception) -> str:
@@ -213,31 +267,38 @@ def _classified_batches(
 
     Holding a whole batch of records until it was applied kept them alive long enough for the
     GC to promote them to its oldest generation, and the resulting full collections (each a
-    pass over the whole process heap) took a tenth of an unchanged re-sync's time. A batch
-    is still applied only once complete, so a listing that breaks off mid-batch writes nothing
-    of that batch, exactly as before. ``known`` is read while the batch fills and updated by
-    ``_apply_batch`` before the next one starts (the generator resumes only then).
+    pass over the whole process heap) took a tenth of an unchanged re-sync's time. A listing
+    that breaks off with a provider error still has its last, partial batch applied. ``known``
+    is read while the batch fills and updated by ``_apply_batch`` before the next one starts
+    (the generator resumes only then).
     """
     batch = _Batch()
     listed: set[str] = set()
-    for record in records:
-        if record.provider_id in listed:
-            # Providers occasionally list an id twice (paging over a changing collection);
-            # the first occurrence wins, and a duplicate must never become a second row.
-            batch.duplicates += 1
-            continue
-        listed.add(record.provider_id)
-        batch.seen += 1
-        entry = known.get(record.provider_id)
-        if entry is None:
-            batch.new.append(record)
-        elif entry[1] != record.content_hash or entry[2]:
-            batch.changed.append((entry[0], record))
-        else:
-            batch.unchanged_ids.append(entry[0])
-        if batch.seen == size:
+    try:
+        for record in records:
+            if record.provider_id in listed:
+                # Providers occasionally list an id twice (paging over a changing collection);
+                # the first occurrence wins, and a duplicate must never become a second row.
+                batch.duplicates += 1
+                continue
+            listed.add(record.provider_id)
+            batch.seen += 1
+            entry = known.get(record.provider_id)
+            if entry is None:
+                batch.new.append(record)
+            elif entry[1] != record.content_hash or entry[2]:
+                batch.changed.append((entry[0], record))
+            else:
+                batch.unchanged_ids.append(entry[0])
+            if batch.seen == size:
+                yield batch
+                batch = _Batch()
+    except ProviderError:
+        # The listing broke off: what it yielded so far is still true, so it is applied before
+        # the error goes on (and counts as seen, so that nothing listed is taken for gone).
+        if batch.seen or batch.duplicates:
             yield batch
-            batch = _Batch()
+        raise
     if batch.seen or batch.duplicates:
         yield batch
 
@@ -410,8 +471,11 @@ def _apply_changes(connection, run, changed, known, now) -> None:
 
 
 @transaction.atomic
-def _mark_missing_deleted(connection, run, known: dict[str, _Known], seen_ids: set[int]) -> int:
-    gone = [pk for pk, _, deleted in known.values() if not deleted and pk not in seen_ids]
+def _mark_missing_deleted(
+    connection, run, known: dict[str, _Known], seen_ids: set[int], report: ListingReport
+) -> int:
+    unseen = [pk for pk, _, deleted in known.values() if not deleted and pk not in seen_ids]
+    gone = _deletable(unseen, report)
     if not gone:
         return 0
     now = timezone.now()
@@ -436,6 +500,14 @@ def _mark_missing_deleted(connection, run, known: dict[str, _Known], seen_ids: s
     return len(gone)
 
 
+def _deletable(unseen: list[int], report: ListingReport) -> list[int]:
+    """The unseen rows whose type and scope (sub-account) the report allows to mark deleted."""
+    if not unseen or not report.per_unit:
+        return unseen if report.finished else []
+    rows = Resource.objects.filter(pk__in=unseen).values_list("pk", "type", "sub_account")
+    return [pk for pk, type_, scope in rows if report.may_delete(type_, scope or "")]
+
+
 def _links_current(connection_id: int, run_id: int) -> bool:
     """True when parent links cannot have changed since the previous discovery run linked them.
 
@@ -452,7 +524,8 @@ def _links_current(connection_id: int, run_id: int) -> bool:
         .values_list("status", "complete")
         .first()
     )
-    return previous == (SyncRun.Status.SUCCEEDED, True)
+    # Any succeeded run reached _link_parents (a walk that skipped unreadable types included).
+    return previous is not None and previous[0] == SyncRun.Status.SUCCEEDED
 
 
 def _link_parents(connection_id: int) -> None:
@@ -491,7 +564,7 @@ def _note_progress(run: SyncRun, tally: _Tally, adapter) -> None:
 
 
 @transaction.atomic
-def _finish(actor, connection, run, tally, adapter, started, status, error) -> None:
+def _finish(actor, connection, run, tally, adapter, started, status, error, report) -> None:
     now = timezone.now()
     run.status = SyncRun.Status.SUCCEEDED if not error else SyncRun.Status.FAILED
     run.error = error
@@ -500,13 +573,16 @@ def _finish(actor, connection, run, tally, adapter, started, status, error) -> N
     run.seen, run.created, run.updated = tally.seen, tally.created, tally.updated
     run.unchanged, run.deleted = tally.unchanged, tally.deleted
     run.api_calls = getattr(adapter, "api_calls", 0) if adapter is not None else 0
+    if report is not None:
+        run.warnings, run.outcomes = report.warnings(), report.type_outcomes()
     run.save()
-    updates = {
-        "status": status,
-        "last_error": error,
-        "last_sync_at": now,
-        "next_sync_at": now + connection.sync_interval,
-    }
+    updates = {"last_sync_at": now, "next_sync_at": now + connection.sync_interval}
+    if not error:
+        # Unreadable services, this run's or the last metrics run's, leave it degraded.
+        status, error_text = health.after_run(connection.pk, run)
+    else:
+        error_text = error
+    updates.update(status=status, last_error=error_text)
     if run.complete:
         updates["last_full_sync_at"] = now
     # A connection disabled while the run was going stays disabled.
@@ -529,5 +605,6 @@ def _finish(actor, connection, run, tally, adapter, started, status, error) -> N
             "deleted": run.deleted,
             "api_calls": run.api_calls,
             "error": error,
+            "warnings": [w["message"] for w in run.warnings],
         },
     )

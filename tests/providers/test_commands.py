@@ -38,6 +38,17 @@ def test_sync_by_id_runs_in_the_foreground_with_progress_and_a_summary(yc_connec
     assert event.source == "cli"
 
 
+def test_sync_names_the_services_it_could_not_read(yc_connection, yc_sim):
+    yc_sim.deny_service("kubernetes")
+
+    output = run_command("sync", str(yc_connection.pk))
+
+    assert "partial listing (unread types kept)" in output
+    assert "not read: cannot read Managed Kubernetes" in output
+    assert "grant k8s.viewer" in output
+    assert "Sync succeeded." in output
+
+
 def test_sync_by_name_and_tenant(world, yc_connection, yc_sim):
     connection_create(
         actor=None,

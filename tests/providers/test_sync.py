@@ -119,12 +119,23 @@ def test_transient_faults_are_retried_and_the_run_completes(
     ],
     ids=["persistent-5xx", "malformed-json"],
 )
-def test_a_failed_run_keeps_data_and_marks_nothing_deleted(
+def test_a_failed_run_keeps_what_it_did_not_finish_and_applies_what_it_did(
     yc_connection, yc_sim, fast_adapter, fault
 ):
     _sync(yc_connection)
     live_before = _live(yc_connection).count()
-    yc_sim.mutate(disappear=3)
+    first, second = list(yc_sim.inventory.folders)  # walked in this order
+    # Gone from three listings: one the walk completes before the failure (folder 1's disks),
+    # the failing unit's successors (folder 1's Kubernetes clusters) and folder 2, never reached.
+    gone_early = _first_id(yc_sim, first, "disks")
+    gone_later = _first_id(yc_sim, first, "k8s_clusters")
+    gone_unreached = _first_id(yc_sim, second, "disks")
+    for folder, collection, item in (
+        (first, "disks", gone_early),
+        (first, "k8s_clusters", gone_later),
+        (second, "disks", gone_unreached),
+    ):
+        yc_sim.inventory.remove(folder, collection, item)
     yc_sim.inject(fault)
 
     run = _sync(yc_connection, adapter_factory=fast_adapter)
@@ -132,11 +143,20 @@ def test_a_failed_run_keeps_data_and_marks_nothing_deleted(
     assert run.status == SyncRun.Status.FAILED
     assert not run.complete
     assert run.error
-    assert run.deleted == 0
-    assert _live(yc_connection).count() == live_before
+    assert run.deleted == 1
+    assert Resource.objects.get(provider_id=gone_early).deleted_at is not None
+    assert Resource.objects.get(provider_id=gone_later).deleted_at is None
+    assert Resource.objects.get(provider_id=gone_unreached).deleted_at is None
+    assert _live(yc_connection).count() == live_before - 1
+    assert run.outcomes["disk"] == "complete"  # folder 1's was; folder 2's was never reached
+    assert run.outcomes["database_cluster"] == "failed"
     yc_connection.refresh_from_db()
     assert yc_connection.status == Connection.Status.ERROR
     assert yc_connection.last_error == run.error
+
+
+def _first_id(sim, folder: str, collection: str) -> str:
+    return next(iter(sim.inventory.folders[folder].items[collection]))
 
 
 def test_auth_failure_stops_the_run_and_marks_the_connection(yc_connection, fast_adapter):

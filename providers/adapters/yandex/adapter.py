@@ -1,4 +1,9 @@
-"""``YandexCloudAdapter``: the provider contract over Yandex Cloud's REST APIs."""
+"""``YandexCloudAdapter``: the provider contract over Yandex Cloud's REST APIs.
+
+``verify()`` exchanges the credentials for an IAM token, reads one object of the scope and then
+probes each service discovery reads with one cheap call (a list of one item in one folder), so
+that the operator learns at once which viewer roles the service account lacks.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,14 @@ from providers.adapters.base import (
     MetricTarget,
     MetricWindow,
     ProviderAdapter,
-    ProviderAuthError,
+    ProviderError,
+    ProviderPermissionDenied,
     ResourceRecord,
+    ServiceProbe,
     VerifyResult,
 )
 from providers.adapters.http import HttpClient
+from providers.adapters.listing import ListingOutcome, outcome_of
 from providers.adapters.yandex.client import (
     PROVIDER,
     OAuthToken,
@@ -23,13 +31,25 @@ from providers.adapters.yandex.client import (
     YandexCredentials,
     credentials_from_mapping,
 )
-from providers.adapters.yandex.discovery import YandexDiscovery, YandexScope
+from providers.adapters.yandex.discovery import DB_ENGINES, YandexDiscovery, YandexScope
 from providers.adapters.yandex.endpoints import YandexEndpoints
-from providers.adapters.yandex.metrics import YandexMetrics
+from providers.adapters.yandex.metrics import YandexMetrics, probe_query
+from providers.adapters.yandex.services import SERVICES, db_service
+
+# (service, endpoint field, list path) of each folder-level probe, in discovery's order.
+PROBES = (
+    ("compute", "compute", "/compute/v1/instances"),
+    ("vpc", "vpc", "/vpc/v1/networks"),
+    ("storage", "storage", "/storage/v1/buckets"),
+    *((db_service(engine), "mdb", f"/managed-{engine}/v1/clusters") for engine in DB_ENGINES),
+    ("kubernetes", "kubernetes", "/managed-kubernetes/v1/clusters"),
+)
 
 
 class YandexCloudAdapter(ProviderAdapter):
     provider = PROVIDER
+    services = SERVICES
+    scope_noun = "folder"
 
     def __init__(
         self,
@@ -57,7 +77,8 @@ class YandexCloudAdapter(ProviderAdapter):
         return self.client.api_calls
 
     def verify(self) -> VerifyResult:
-        """Exchange the credentials for an IAM token and read one object of the scope."""
+        """Exchange the credentials for an IAM token, read one object of the scope, then probe
+        every service in one folder of it."""
         client, scope = self.client, self.scope
         client.iam_token()
         who = (
@@ -65,15 +86,18 @@ class YandexCloudAdapter(ProviderAdapter):
             if isinstance(client.credentials, OAuthToken)
             else f"service account {client.credentials.service_account_id}"
         )
+        folder_id = None
         if scope.folder_ids:
             folder = client.get(
                 "resource_manager", f"/resource-manager/v1/folders/{scope.folder_ids[0]}"
             )
+            folder_id = folder.get("id")
             seen = f"folder {folder.get('name') or folder.get('id')} is readable"
         elif scope.cloud_ids:
             cloud = client.get(
                 "resource_manager", f"/resource-manager/v1/clouds/{scope.cloud_ids[0]}"
             )
+            folder_id = self._first_folder(cloud.get("id") or scope.cloud_ids[0])
             seen = f"cloud {cloud.get('name') or cloud.get('id')} is readable"
         else:
             params: dict[str, Any] = {"pageSize": 1}
@@ -83,20 +107,97 @@ class YandexCloudAdapter(ProviderAdapter):
                 "clouds"
             )
             if not clouds:
-                # Valid credentials without a role anywhere: as useless as wrong ones, and the fix
-                # (grant a viewer role) is the operator's, so say so rather than sync nothing.
-                raise ProviderAuthError(
+                # Valid credentials without a role anywhere: useless, and the fix (grant a viewer
+                # role) is the operator's, so say so rather than sync nothing.
+                raise ProviderPermissionDenied(
                     f"{PROVIDER}: {who} authenticated but sees no cloud in {scope.describe()}; "
                     "grant it a viewer role on the clouds to include",
                     status=403,
                 )
+            folder_id = self._first_folder(clouds[0].get("id"))
             seen = f"cloud {clouds[0].get('name') or clouds[0].get('id')} is visible"
-        return VerifyResult(f"{who} authenticated; {seen}", {"scope": scope.describe()})
+        probes = self._probe_services(folder_id) if folder_id else ()
+        message = f"{who} authenticated; {seen}"
+        if probes:
+            message += "; " + _probe_summary(probes)
+        return VerifyResult(message, {"scope": scope.describe()}, services=probes)
+
+    def _first_folder(self, cloud_id: str | None) -> str | None:
+        if not cloud_id:
+            return None
+        folders = self.client.get(
+            "resource_manager",
+            "/resource-manager/v1/folders",
+            {"cloudId": cloud_id, "pageSize": 1},
+        ).get("folders")
+        return folders[0].get("id") if folders else None
+
+    def _probe_services(self, folder_id: str) -> tuple[ServiceProbe, ...]:
+        probes = []
+        for service, endpoint, path in PROBES:
+            probes.append(
+                self._probe(
+                    service,
+                    lambda e=endpoint, p=path: self.client.get(
+                        e, p, {"folderId": folder_id, "pageSize": 1}
+                    ),
+                )
+            )
+        probes.append(
+            self._probe(
+                "monitoring",
+                lambda: self.client.call(
+                    "POST",
+                    "monitoring",
+                    "/monitoring/v2/data/read",
+                    params={"folderId": folder_id},
+                    json_body=probe_query(),
+                ),
+            )
+        )
+        return tuple(probes)
+
+    def _probe(self, service: str, call: Callable[[], Any]) -> ServiceProbe:
+        name = SERVICES[service].name
+        try:
+            call()
+        except ProviderError as exc:
+            outcome = outcome_of(exc)
+            if outcome is None and exc.status == 401:
+                raise  # the credentials themselves: not a fact about one service
+            return ServiceProbe(service, name, str(outcome or ListingOutcome.FAILED), str(exc))
+        return ServiceProbe(service, name, str(ListingOutcome.COMPLETE))
 
     def _discover(self) -> Iterator[ResourceRecord]:
-        return iter(YandexDiscovery(self.client, self.scope))
+        assert self.listing is not None
+        return iter(YandexDiscovery(self.client, self.scope, self.listing))
 
-    def metrics(
+    def _metrics(
         self, targets: Iterable[MetricTarget | ResourceRecord], window: MetricWindow
     ) -> Iterator[MetricSample]:
-        return YandexMetrics(self.client).cpu(targets, window)
+        assert self.listing is not None
+        return YandexMetrics(self.client, self.listing).cpu(targets, window)
+
+
+def _probe_summary(probes: Iterable[ServiceProbe]) -> str:
+    """ "readable: Compute Cloud, …; not readable: Managed Kubernetes (permission denied — grant
+    k8s.viewer)"."""
+    readable, unreadable = [], []
+    for probe in probes:
+        if probe.outcome == ListingOutcome.COMPLETE:
+            readable.append(probe.name)
+            continue
+        info = SERVICES[probe.service]
+        if probe.outcome == ListingOutcome.DENIED:
+            why = f"permission denied — grant {info.role}"
+        elif probe.outcome == ListingOutcome.ABSENT:
+            why = "not available in this installation or region"
+        else:
+            why = f"could not be checked: {probe.detail}"
+        unreadable.append(f"{probe.name} ({why})")
+    parts = []
+    if readable:
+        parts.append("readable: " + ", ".join(readable))
+    if unreadable:
+        parts.append("not readable: " + ", ".join(unreadable))
+    return "; ".join(parts)

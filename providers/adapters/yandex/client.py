@@ -129,7 +129,11 @@ class YandexClient:
         try:
             answer = self.http.request_json("POST", self.endpoints.iam_tokens_url, json_body=body)
         except ProviderAuthError as exc:
-            raise exc.annotate(f"IAM refused {source}") from None
+            # Whatever status IAM answered, a refused exchange is a refusal of the credentials
+            # themselves (not a missing role on one service).
+            raise ProviderAuthError(
+                exc.annotate(f"IAM refused {source}").message, status=exc.status, code=exc.code
+            ) from None
         self.token_exchanges += 1
         token = answer.get("iamToken") if isinstance(answer, dict) else None
         if not token:

@@ -2,8 +2,13 @@
 
 Folder-level list calls with ``pageSize=1000`` keep the number of requests proportional to
 folders, not resources; only managed-database hosts need one call per cluster, because the MDB
-API has no folder-wide host listing. Any failure propagates: a listing that skipped a folder or a
-service is incomplete, and the caller must not treat it as complete.
+API has no folder-wide host listing.
+
+Each list call is one listing unit (service x resource type x folder) recorded in the adapter's
+``ListingReport``: a 403 (a viewer role the service account lacks) or a 404/UNIMPLEMENTED (a
+service this installation does not have) is recorded and the walk goes on with the next unit;
+any other failure is recorded and ends the walk, so that what was not read is never taken for
+complete (see ``providers.adapters.listing``).
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from providers.adapters.base import ResourceRecord, ResourceType
+from providers.adapters.listing import ListingReport
 from providers.adapters.yandex import records
 from providers.adapters.yandex.client import YandexClient
+from providers.adapters.yandex.services import db_service
 
 DB_ENGINES = ("postgresql", "mysql", "clickhouse")
 
@@ -47,9 +54,10 @@ class YandexScope:
 
 
 class YandexDiscovery:
-    def __init__(self, client: YandexClient, scope: YandexScope) -> None:
+    def __init__(self, client: YandexClient, scope: YandexScope, report: ListingReport) -> None:
         self.client = client
         self.scope = scope
+        self.report = report
         self._presets: dict[str, dict[str, tuple[int, int]]] = {}
 
     def __iter__(self) -> Iterator[ResourceRecord]:
@@ -58,80 +66,107 @@ class YandexDiscovery:
             yield record
             if record.type == ResourceType.FOLDER:
                 folders.append(record)
+        # Every folder in scope was enumerated unless a scope listing was denied or absent (a
+        # failure would have ended the walk above).
+        self.report.scopes_complete = not self.report.problems
         for folder in folders:
             yield from self.folder_resources(folder.provider_id)
 
     # -- scope -----------------------------------------------------------------------------------
 
     def _scope_records(self) -> Iterator[ResourceRecord]:
-        get, pages = self.client.get, self.client.pages
+        get, unit = self.client.get, self.report.unit
+        folder_types, cloud_types = (ResourceType.FOLDER,), (ResourceType.CLOUD,)
         if self.scope.folder_ids:
             for folder_id in self.scope.folder_ids:
-                yield records.folder(
-                    get("resource_manager", f"/resource-manager/v1/folders/{folder_id}")
-                )
+                with unit("resource_manager", folder_types):
+                    folder = get("resource_manager", f"/resource-manager/v1/folders/{folder_id}")
+                    yield records.folder(folder)
             return
-        if self.scope.cloud_ids:
-            clouds = [
-                get("resource_manager", f"/resource-manager/v1/clouds/{cloud_id}")
-                for cloud_id in self.scope.cloud_ids
-            ]
-        else:
+        clouds: list[dict] = []
+        for cloud_id in self.scope.cloud_ids:
+            with unit("resource_manager", cloud_types):
+                clouds.append(get("resource_manager", f"/resource-manager/v1/clouds/{cloud_id}"))
+        if not self.scope.cloud_ids:
             params = (
                 {"organizationId": self.scope.organization_id} if self.scope.organization_id else {}
             )
-            clouds = [
-                item
-                for page in pages(
+            with unit("resource_manager", cloud_types):
+                for page in self.client.pages(
                     "resource_manager", "/resource-manager/v1/clouds", "clouds", params
-                )
-                for item in page
-            ]
+                ):
+                    clouds.extend(page)
         for cloud in clouds:
             yield records.cloud(cloud)
-            for page in pages(
-                "resource_manager",
-                "/resource-manager/v1/folders",
-                "folders",
-                {"cloudId": cloud["id"]},
-            ):
-                for item in page:
-                    yield records.folder(item)
+            with unit("resource_manager", folder_types):
+                for page in self.client.pages(
+                    "resource_manager",
+                    "/resource-manager/v1/folders",
+                    "folders",
+                    {"cloudId": cloud["id"]},
+                ):
+                    for item in page:
+                        yield records.folder(item)
 
     # -- one folder ------------------------------------------------------------------------------
 
     def folder_resources(self, folder_id: str) -> Iterator[ResourceRecord]:
-        pages = self.client.pages
+        pages, unit = self.client.pages, self.report.unit
         scope = {"folderId": folder_id}
+        self.report.visit(folder_id)
 
         vm_by_ip: dict[str, str] = {}
-        for page in pages("compute", "/compute/v1/instances", "instances", scope):
-            for item in page:
-                record = records.instance(item)
-                for ip in record.properties.get("external_ips", ()):
-                    vm_by_ip[ip] = record.provider_id
-                for ip in record.properties.get("internal_ips", ()):
-                    vm_by_ip[ip] = record.provider_id
-                yield record
-        yield from self._list("compute", "/compute/v1/disks", "disks", scope, records.disk)
-        yield from self._list(
-            "compute", "/compute/v1/snapshots", "snapshots", scope, records.snapshot
+        with unit("compute", (ResourceType.VM,), folder_id):
+            for page in pages("compute", "/compute/v1/instances", "instances", scope):
+                for item in page:
+                    record = records.instance(item)
+                    for ip in record.properties.get("external_ips", ()):
+                        vm_by_ip[ip] = record.provider_id
+                    for ip in record.properties.get("internal_ips", ()):
+                        vm_by_ip[ip] = record.provider_id
+                    yield record
+        listings = (
+            ("compute", "/compute/v1/disks", "disks", records.disk, ResourceType.DISK),
+            (
+                "compute",
+                "/compute/v1/snapshots",
+                "snapshots",
+                records.snapshot,
+                ResourceType.SNAPSHOT,
+            ),
+            ("compute", "/compute/v1/images", "images", records.image, ResourceType.IMAGE),
+            ("vpc", "/vpc/v1/networks", "networks", records.network, ResourceType.NETWORK),
+            ("vpc", "/vpc/v1/subnets", "subnets", records.subnet, ResourceType.SUBNET),
         )
-        yield from self._list("compute", "/compute/v1/images", "images", scope, records.image)
-        yield from self._list("vpc", "/vpc/v1/networks", "networks", scope, records.network)
-        yield from self._list("vpc", "/vpc/v1/subnets", "subnets", scope, records.subnet)
-        for page in pages("vpc", "/vpc/v1/addresses", "addresses", scope):
-            for item in page:
-                yield records.address(item, vm_by_ip)
-        yield from self._list("storage", "/storage/v1/buckets", "buckets", scope, records.bucket)
+        for service, path, key, convert, type_ in listings:
+            with unit(service, (type_,), folder_id):
+                yield from self._list(service, path, key, scope, convert)
+        with unit("vpc", (ResourceType.IP_ADDRESS,), folder_id):
+            for page in pages("vpc", "/vpc/v1/addresses", "addresses", scope):
+                for item in page:
+                    yield records.address(item, vm_by_ip)
+        with unit("storage", (ResourceType.BUCKET,), folder_id):
+            yield from self._list(
+                "storage", "/storage/v1/buckets", "buckets", scope, records.bucket
+            )
+        db_types = (ResourceType.DATABASE_CLUSTER, ResourceType.DATABASE_HOST)
         for engine in DB_ENGINES:
-            yield from self._databases(engine, folder_id)
-        yield from self._list(
-            "kubernetes", "/managed-kubernetes/v1/clusters", "clusters", scope, records.k8s_cluster
-        )
-        for page in pages("kubernetes", "/managed-kubernetes/v1/nodeGroups", "nodeGroups", scope):
-            for item in page:
-                yield records.k8s_node_group(item, folder_id)
+            with unit(db_service(engine), db_types, folder_id):
+                yield from self._databases(engine, folder_id)
+        with unit("kubernetes", (ResourceType.K8S_CLUSTER,), folder_id):
+            yield from self._list(
+                "kubernetes",
+                "/managed-kubernetes/v1/clusters",
+                "clusters",
+                scope,
+                records.k8s_cluster,
+            )
+        with unit("kubernetes", (ResourceType.K8S_NODE_GROUP,), folder_id):
+            for page in pages(
+                "kubernetes", "/managed-kubernetes/v1/nodeGroups", "nodeGroups", scope
+            ):
+                for item in page:
+                    yield records.k8s_node_group(item, folder_id)
 
     def _list(self, service, path, key, params, convert) -> Iterator[ResourceRecord]:
         for page in self.client.pages(service, path, key, params):

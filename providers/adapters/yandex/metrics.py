@@ -9,7 +9,9 @@ series per VM:
   fraction), which is what rightsizing and idle detection must compare against.
 
 Queries are batched per folder (``resource_id="a|b|c"``) so that a fleet costs a few requests,
-not one per VM.
+not one per VM. Each folder is one listing unit (service "monitoring", type vm): a folder whose
+metrics the credentials may not read (403) is recorded and skipped, the others are still read,
+and the caller keeps the skipped folder's stored samples.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from providers.adapters.base import (
     ResourceRecord,
     ResourceType,
 )
+from providers.adapters.listing import ListingReport
 from providers.adapters.yandex.client import PROVIDER, YandexClient
 
 CPU_UTILIZATION = "cpu_utilization"
@@ -38,9 +41,19 @@ def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def probe_query() -> dict:
+    """The cheapest valid read: one minute of a series that does not exist."""
+    return {
+        "query": 'cpu_utilization{service="compute", resource_id="infrazen-probe"}',
+        "fromTime": "2026-01-01T00:00:00Z",
+        "toTime": "2026-01-01T00:01:00Z",
+    }
+
+
 class YandexMetrics:
-    def __init__(self, client: YandexClient) -> None:
+    def __init__(self, client: YandexClient, report: ListingReport | None = None) -> None:
         self.client = client
+        self.report = report or ListingReport()
 
     def cpu(
         self, targets: Iterable[MetricTarget | ResourceRecord], window: MetricWindow
@@ -54,10 +67,13 @@ class YandexMetrics:
             fraction = (target.specs or {}).get("core_fraction") or 100
             by_folder[target.sub_account][target.provider_id] = fraction
         for folder_id, fractions in by_folder.items():
+            self.report.visit(folder_id)
             ids = list(fractions)
-            for start in range(0, len(ids), BATCH_SIZE):
-                batch = ids[start : start + BATCH_SIZE]
-                yield from self._read(folder_id, batch, fractions, window)
+            with self.report.unit("monitoring", (ResourceType.VM,), folder_id):
+                for start in range(0, len(ids), BATCH_SIZE):
+                    batch = ids[start : start + BATCH_SIZE]
+                    yield from self._read(folder_id, batch, fractions, window)
+        self.report.scopes_complete = True
 
     def _read(
         self, folder_id: str, ids: list[str], fractions: dict[str, int], window: MetricWindow

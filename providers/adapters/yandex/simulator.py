@@ -10,6 +10,8 @@ From Python::
     with YandexCloudSimulator(SimulatorConfig(folders=3, resources_per_folder=100)) as sim:
         adapter = YandexCloudAdapter({"oauth_token": sim.oauth_token}, endpoints=sim.endpoints)
         sim.inject(Fault("rate_limit", retry_after=2))
+        sim.deny_service("kubernetes")          # 403 PERMISSION_DENIED: no k8s.viewer role
+        sim.remove_service("managed-mysql", status=501)  # UNIMPLEMENTED in this installation
         sim.mutate(appear=5, change=3, disappear=2)
         sim.inventory.iter_resources()  # what a billing simulator would charge for
 
@@ -18,8 +20,9 @@ From the shell::
     python -m providers.adapters.yandex.simulator --port 8700 --folders 4 --resources-per-folder 500
     python -m providers.adapters.yandex.simulator --check --resources 20000   # throughput
 
-A running process is steered through ``/_sim/...`` control endpoints (faults, mutate, expire
-tokens, issue service-account keys, stats); they need no auth and are not part of Yandex's API.
+A running process is steered through ``/_sim/...`` control endpoints (faults, permissions, mutate,
+expire tokens, issue service-account keys, stats); they need no auth and are not part of Yandex's
+API.
 """
 
 from __future__ import annotations
@@ -56,6 +59,16 @@ __all__ = ["Fault", "SimulatorConfig", "YandexCloudSimulator", "throughput_check
 
 _ENGINES = "|".join(DB_ENGINES)
 _GRPC_FOR_HTTP = {500: 13, 502: 14, 503: 14, 504: 4}
+# Permission knobs name services as the adapter's listing units do (see yandex/services.py).
+SERVICE_PATHS = {
+    "resource_manager": "/resource-manager/",
+    "compute": "/compute/",
+    "vpc": "/vpc/",
+    "storage": "/storage/v1/",
+    **{f"managed-{engine}": f"/managed-{engine}/" for engine in DB_ENGINES},
+    "kubernetes": "/managed-kubernetes/",
+    "monitoring": "/monitoring/",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +124,8 @@ class YandexCloudSimulator:
         self.faults = FaultPlan()
         self.stats = SimulatorStats()
         self.denied_folders: set[str] = set()
+        # service -> HTTP status it answers: 403 (no viewer role), 404 or 501 (not installed).
+        self.service_answers: dict[str, int] = {}
         # Object Storage (S3 API under /s3) holding the billing export of this inventory.
         self.billing, self.storage = simulator_billing.object_storage_for(
             self.inventory, config.seed
@@ -190,6 +205,37 @@ class YandexCloudSimulator:
     def clear_faults(self) -> None:
         self.faults.clear()
 
+    def deny_service(self, service: str) -> None:
+        """Every call to ``service`` answers 403 PERMISSION_DENIED, as to a service account that
+        lacks the service's viewer role."""
+        self._set_answer(service, 403)
+
+    def remove_service(self, service: str, *, status: int = 404) -> None:
+        """Every call to ``service`` answers 404 NOT_FOUND (or 501 UNIMPLEMENTED), as in a region
+        or private installation without it."""
+        if status not in (404, 501):
+            raise ValueError("a missing service answers 404 or 501")
+        self._set_answer(service, status)
+
+    def grant_service(self, service: str) -> None:
+        """Undo ``deny_service``/``remove_service``: the service answers normally again."""
+        self.service_answers.pop(service, None)
+
+    def _set_answer(self, service: str, status: int) -> None:
+        if service not in SERVICE_PATHS:
+            raise ValueError(f"unknown service {service!r}; one of {', '.join(SERVICE_PATHS)}")
+        self.service_answers[service] = status
+
+    def _service_refusal(self, path: str) -> ApiError | None:
+        for service, status in self.service_answers.items():
+            if path.startswith(SERVICE_PATHS[service]):
+                if status == 403:
+                    return ApiError(7, "Permission denied")
+                if status == 501:
+                    return ApiError(12, f"Method {path} is not implemented")
+                return ApiError(5, f"Service for {path} not found")
+        return None
+
     def expire_tokens(self) -> None:
         """Every IAM token issued so far stops working (as after a key rotation)."""
         self.iam.expire()
@@ -231,6 +277,9 @@ class YandexCloudSimulator:
             if match and route_method == method:
                 if needs_auth:
                     self.iam.authorize(auth)
+                    refusal = self._service_refusal(path)
+                    if refusal is not None:
+                        raise refusal
                 return handler(query, body, *match.groups())
         raise ApiError(5, f"{method} {path} is not an API method")
 
@@ -342,6 +391,18 @@ class YandexCloudSimulator:
                 return self.inject(Fault.from_dict(body)).to_dict()
             except (TypeError, ValueError) as exc:
                 raise ApiError(3, str(exc)) from None
+        if (method, path) == ("POST", "/_sim/permissions"):
+            # {"deny": [service, ...], "absent": {service: 404|501}, "grant": [service, ...]}
+            try:
+                for service in body.get("grant") or ():
+                    self.grant_service(service)
+                for service in body.get("deny") or ():
+                    self.deny_service(service)
+                for service, status in (body.get("absent") or {}).items():
+                    self.remove_service(service, status=int(status))
+            except (TypeError, ValueError) as exc:
+                raise ApiError(3, str(exc)) from None
+            return {"services": dict(self.service_answers)}
         if (method, path) == ("DELETE", "/_sim/faults"):
             self.clear_faults()
             return {}
@@ -506,6 +567,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--malformed-every", type=int, default=0)
     parser.add_argument("--unknown-enum-every", type=int, default=0)
     parser.add_argument("--int64-as-number", action="store_true")
+    parser.add_argument(
+        "--deny",
+        action="append",
+        default=[],
+        metavar="SERVICE",
+        help="answer it 403 (e.g. kubernetes)",
+    )
+    parser.add_argument(
+        "--absent", action="append", default=[], metavar="SERVICE", help="answer it 404"
+    )
     parser.add_argument("--write-key", metavar="PATH", help="issue a service-account key there")
     parser.add_argument("--check", action="store_true", help="run the throughput check and exit")
     args = parser.parse_args(argv)
@@ -540,6 +611,10 @@ def main(argv: list[str] | None = None) -> int:
     ):
         if every:
             sim.inject(Fault(kind, every=every, **api, **extra))
+    for service in args.deny:
+        sim.deny_service(service)
+    for service in args.absent:
+        sim.remove_service(service)
     sim.start()
     if args.write_key:
         with open(args.write_key, "w", encoding="utf-8") as out:

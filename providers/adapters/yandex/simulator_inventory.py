@@ -626,6 +626,13 @@ class Inventory:
             self._page_cache.clear()
         return report
 
+    def remove(self, folder_id: str, collection: str, item_id: str) -> dict[str, Any]:
+        """Delete one object as its owner would (tests aim a disappearance at one listing)."""
+        with self.lock:
+            removed = self.folders[folder_id].items[collection].pop(item_id)
+            self._page_cache.clear()
+        return removed
+
     def _is_k8s_node(self, vm_id: str) -> bool:
         vm = self.instance(vm_id) or {}
         return "managed-kubernetes-node-group-id" in vm.get("labels", {})

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 # gRPC status code -> HTTP status, as Yandex's gateway maps them.
-HTTP_STATUS = {3: 400, 5: 404, 7: 403, 8: 429, 13: 500, 14: 503, 16: 401}
+HTTP_STATUS = {3: 400, 5: 404, 7: 403, 8: 429, 12: 501, 13: 500, 14: 503, 16: 401}
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 

@@ -19,6 +19,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.audit import record_event
+from core.locks import LockKey
+from providers import run_locks
 from providers.costs import loader
 from providers.costs.progress import ProgressWriter
 from providers.costs.sources import runs
@@ -65,7 +67,9 @@ def import_day(actor, job: DayFile, stream: BinaryIO) -> ImportRun:
     duplicate = None if job.force else runs.previous_load(run)
     if duplicate is not None:
         return runs.finish_skipped(actor, run, duplicate)
-    return _load(actor, job, run, stream)
+    # Held while loading: a run whose process dies is recognised as abandoned.
+    with run_locks.holding(LockKey.IMPORT_RUN, run.pk):
+        return _load(actor, job, run, stream)
 
 
 def _load(actor, job: DayFile, run: ImportRun, stream: BinaryIO) -> ImportRun:

@@ -63,13 +63,15 @@ class Command(BaseCommand):
         rate = f"{run.seen / seconds:,.0f} resources/s" if seconds else "n/a"
         self.stdout.write(
             f"Run {run.pk}: {run.status}, "
-            f"{'complete listing' if run.complete else 'partial listing (nothing marked deleted)'}"
+            f"{'complete listing' if run.complete else 'partial listing (unread types kept)'}"
         )
         self.stdout.write(
             f"  seen {run.seen}: created {run.created}, updated {run.updated}, "
             f"unchanged {run.unchanged}, deleted {run.deleted}"
         )
         self.stdout.write(f"  {run.api_calls} API calls in {seconds:.1f} s ({rate})")
+        for warning in run.warnings:
+            self.stdout.write(self.style.WARNING(f"  not read: {warning['message']}"))
         if run.status == SyncRun.Status.SUCCEEDED:
             self.stdout.write(self.style.SUCCESS("Sync succeeded."))
 

@@ -78,7 +78,7 @@ class _BrokenShapes(ProviderAdapter):
         yield _record()
         yield {}["id"]
 
-    def metrics(self, targets, window):
+    def _metrics(self, targets, window):
         return iter(())
 
 
@@ -130,3 +130,99 @@ def test_credentials_are_validated_and_never_repr_their_secret():
     assert "y0_secret" not in repr(oauth) and "PEM" not in repr(key)
     with pytest.raises(ValueError, match="private_key"):
         credentials_from_mapping({"id": "k", "service_account_id": "sa"})
+
+
+# --- per-unit listing outcomes (the contract every adapter follows) ---------------------------
+class _Projects(ProviderAdapter):
+    """A provider with projects as scopes and two services, as Selectel or VK Cloud would be."""
+
+    provider = "Test"
+    api_calls = 0
+    scope_noun = "project"
+
+    def __init__(self, failures: dict[tuple[str, str], Exception]):
+        from providers.adapters.listing import ServiceInfo
+
+        self.failures = failures
+        self.services = {"vms": ServiceInfo("Servers", "vms.reader"), "s3": ServiceInfo("S3")}
+
+    def verify(self) -> VerifyResult:
+        return VerifyResult("ok")
+
+    def _discover(self) -> Iterator[ResourceRecord]:
+        report = self.listing
+        report.scopes_complete = True
+        for project in ("p1", "p2"):
+            report.visit(project)
+            for service, type_ in (("vms", "vm"), ("s3", "bucket")):
+                with report.unit(service, (type_,), project):
+                    yield _record(provider_id=f"{project}-{type_}", type=type_, sub_account=project)
+                    failure = self.failures.get((service, project))
+                    if failure is not None:
+                        raise failure
+
+    def _metrics(self, targets, window):
+        return iter(())
+
+
+def test_a_denied_unit_is_skipped_and_reported_in_words():
+    from providers.adapters.base import ProviderPermissionDenied
+
+    adapter = _Projects({("vms", "p1"): ProviderPermissionDenied("no", status=403)})
+
+    found = [r.provider_id for r in adapter.discover()]
+
+    assert found == ["p1-vm", "p1-bucket", "p2-vm", "p2-bucket"]  # what was listed is kept
+    report = adapter.listing
+    assert report.finished and not report.fully_complete
+    assert not report.may_delete("vm", "p1") and report.may_delete("vm", "p2")
+    assert report.may_delete("bucket", "p1")
+    assert report.may_delete("vm", "p-gone")  # a project no longer there, after a full walk
+    assert not report.may_delete("load_balancer", "p1")  # a type this adapter never lists
+    assert report.warnings()[0]["message"] == (
+        "cannot read Servers in project p1: permission denied — grant vms.reader"
+    )
+
+
+def test_a_unit_that_is_absent_is_reported_as_absent():
+    from providers.adapters.base import ProviderResponseError as Missing
+
+    adapter = _Projects({("s3", "p2"): Missing("404", status=404)})
+
+    list(adapter.discover())
+
+    assert adapter.listing.type_outcomes() == {"bucket": "absent", "vm": "complete"}
+    assert adapter.listing.warnings()[0]["message"] == (
+        "cannot read S3 in project p2: not available in this installation or region"
+    )
+
+
+def test_any_other_error_ends_the_walk_and_keeps_the_rest():
+    from providers.adapters.base import ProviderUnavailable
+
+    adapter = _Projects({("s3", "p1"): ProviderUnavailable("down", status=503)})
+
+    with pytest.raises(ProviderUnavailable):
+        list(adapter.discover())
+
+    report = adapter.listing
+    assert not report.finished
+    assert report.may_delete("vm", "p1")  # completed before the failure
+    assert not report.may_delete("bucket", "p1")  # the failed unit
+    assert not report.may_delete("vm", "p2")  # never reached
+    assert not report.may_delete("vm", "p-gone")  # the walk did not finish
+
+
+def test_refused_credentials_are_not_a_unit_outcome():
+    adapter = _Projects({("vms", "p1"): ProviderAuthError("401", status=401)})
+
+    with pytest.raises(ProviderAuthError):
+        list(adapter.discover())
+
+
+def test_an_adapter_that_records_no_units_is_judged_as_one_listing():
+    from providers.adapters.listing import ListingReport
+
+    assert ListingReport(finished=True).may_delete("vm", "anything")
+    assert not ListingReport(finished=False).may_delete("vm", "anything")
+    assert ListingReport(finished=True).fully_complete

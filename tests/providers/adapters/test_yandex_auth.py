@@ -144,12 +144,20 @@ def test_refused_again_after_refresh_stops_the_run(sim, adapter):
     assert len(found) < sim.expected_count()
 
 
-def test_permission_denied_folder_is_an_auth_error_and_not_retried(sim, adapter, sleeps):
-    sim.denied_folders.add(list(sim.inventory.folders)[1])
+def test_a_denied_folder_is_skipped_not_retried_and_the_walk_goes_on(sim, adapter, sleeps):
+    from providers.adapters.listing import ListingOutcome
+
+    denied, readable = list(sim.inventory.folders)
+    sim.denied_folders.add(denied)
 
     found, error = drain(adapter.discover())
 
-    assert isinstance(error, ProviderAuthError) and error.status == 403
-    assert "Permission denied" in str(error) and "folderId=" in str(error)
+    assert error is None  # a 403 concerns one folder, not the credentials
     assert sleeps == []
-    assert 0 < len(found) < sim.expected_count()
+    report = adapter.listing
+    assert report.finished and report.scopes_complete
+    assert {r.sub_account for r in found if r.type not in ("cloud", "folder")} == {readable}
+    assert report.units[("vm", denied)] == ListingOutcome.DENIED
+    assert report.units[("vm", readable)] == ListingOutcome.COMPLETE
+    assert not report.may_delete("vm", denied) and report.may_delete("vm", readable)
+    assert any("Permission denied" in p.detail and "folderId=" in p.detail for p in report.problems)
