@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('providers', '0006_costlineitem_tenant_period_index'),
+        ('providers', '0007_focus_costlineitem_focus13'),
     ]
 
     operations = [
