@@ -2,8 +2,9 @@
 (see ``core.portal.registry.PortalView`` for what each entry says)."""
 
 from core.capabilities import Capability
-from core.portal import connections, costs, resources, views
+from core.portal import views
 from core.portal.registry import PORTAL_VIEWS, PortalView, portal_path
+from providers.portal import connections, costs, resources
 
 app_name = "portal"
 

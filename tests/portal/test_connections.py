@@ -415,7 +415,7 @@ def test_a_duplicate_name_is_a_name_error(login, world, queued):
 
 
 def test_service_validation_errors_land_next_to_their_fields(login, world, monkeypatch):
-    from core.portal import connections as views
+    from providers.portal import connections as views
 
     def refuse(**kwargs):
         raise ValidationError(

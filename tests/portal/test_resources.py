@@ -108,7 +108,7 @@ def test_the_connection_filter_offers_and_accepts_only_this_tenants_connections(
 
 
 def test_sorting_and_paging(login, world, monkeypatch):
-    from core.portal import resources as views
+    from providers.portal import resources as views
 
     monkeypatch.setattr(views, "PAGE_SIZE", 2)
     prod = _connection(world.a)

@@ -27,10 +27,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core.capabilities import Capability
 from core.crypto import DecryptionError
-from core.portal.connection_forms import ConnectionForm, interval_label
 from core.portal.tenancy import portal_can, portal_view
 from providers.connection_settings import SCOPE_OPTIONS
 from providers.models import Connection, ProviderType, Resource, SyncRun
+from providers.portal.connection_forms import ConnectionForm, interval_label
 from providers.services.connections import (
     connection_create,
     connection_request_sync,

@@ -1,0 +1,1 @@
+"""Portal pages of the providers app: connections, resources and costs."""
