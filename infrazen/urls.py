@@ -8,7 +8,7 @@ from providers.webhooks import ConnectionWebhookView
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="portal:dashboard", permanent=False)),
     path("admin/", admin.site.urls),
-    path("portal/", include("core.portal.urls")),
+    path("portal/", include("infrazen.portal_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include(("infrazen.api_urls", "api"), namespace="api")),
     path(

@@ -1,40 +1,29 @@
-"""Template context for portal pages: the current tenant and the tenants the user can switch to."""
+"""Template context for portal pages: the current tenant, the tenants the user can switch to and
+the navigation bar (every app's ``NAVIGATION``, see ``core.portal.registry``)."""
 
 from __future__ import annotations
 
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import SimpleLazyObject
-from django.utils.translation import gettext_lazy as _
 
+from core.portal.registry import navigation
 from core.portal.tenancy import CapabilityChecker, switchable_tenants
-
-# The portal's main navigation. Sections whose URL name does not exist yet are shown as
-# "coming soon"; later issues add the URL (in the "portal" namespace) and the entry lights up.
-PORTAL_NAV = [
-    ("dashboard", _("Dashboard"), "portal:dashboard"),
-    ("costs", _("Costs"), "portal:costs"),
-    ("resources", _("Resources"), "portal:resources"),
-    ("budgets", _("Budgets"), "portal:budgets"),
-    ("savings", _("Savings"), "portal:savings"),
-    ("connections", _("Connections"), "portal:connections"),
-    ("team", _("Team"), "portal:team"),
-]
 
 
 def _nav(request) -> list[dict]:
     current = getattr(getattr(request, "resolver_match", None), "view_name", "") or ""
     items = []
-    for key, label, url_name in PORTAL_NAV:
+    for entry in navigation():
         try:
-            url = reverse(url_name)
+            url = reverse(entry.url_name)
         except NoReverseMatch:
-            url = None
+            url = None  # announced, not served yet: "coming soon"
         items.append(
             {
-                "key": key,
-                "label": label,
+                "key": entry.key,
+                "label": entry.label,
                 "url": url,
-                "active": current == url_name or current.startswith(f"portal:{key}_"),
+                "active": current == entry.url_name or current.startswith(f"portal:{entry.key}_"),
             }
         )
     return items

@@ -1,15 +1,21 @@
-"""The registry of portal views: what the cross-tenant isolation matrix iterates.
+"""The portal's registries: its views (what the cross-tenant isolation matrix iterates) and its
+navigation bar.
 
-Every portal URL is declared with ``portal_path``, which both builds the Django ``path()`` and
-records a ``PortalView`` in ``PORTAL_VIEWS``. A test checks that every named URL in the ``portal``
-namespace is registered, so a view cannot be added without declaring how it takes object ids.
+Each app owns its portal pages in ``<app>/portal/urls.py``; ``infrazen/portal_urls.py`` lists
+those modules (as ``infrazen/api_urls.py`` lists the API modules) and mounts them in the one
+``portal`` namespace. A module declares its routes with ``portal_path``, which both builds the
+Django ``path()`` and records a ``PortalView`` in ``PORTAL_VIEWS``, and may declare
+``NAVIGATION``: the ``NavEntry`` items it adds to the bar. A test checks that every named URL in
+the ``portal`` namespace is registered, so a view cannot be added without declaring how it takes
+object ids. Core keeps the shell (layout, auth, tenancy); it never imports a feature app.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.urls import path
+from django.urls import get_resolver, path
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,20 @@ class PortalView:
         return self.object_model is not None
 
 
+@dataclass(frozen=True)
+class NavEntry:
+    # Also the prefix of the section's URL names: "costs" is active on "portal:costs_upload".
+    key: str
+    label: str
+    # Until a URL of this name exists the entry is shown as "coming soon", so an app can announce
+    # a section before it serves it.
+    url_name: str
+    # Position in the bar, lowest first (core: dashboard 10, team 90).
+    order: int
+
+
 PORTAL_VIEWS: list[PortalView] = []
+PORTAL_NAV: list[NavEntry] = []
 
 
 def portal_path(route: str, view, name: str, **spec):
@@ -50,8 +69,24 @@ def portal_path(route: str, view, name: str, **spec):
     return path(route, view, name=name)
 
 
-def portal_view_spec(name: str) -> PortalView:
-    for entry in PORTAL_VIEWS:
-        if entry.name == name:
-            return entry
-    raise KeyError(name)
+def register_navigation(entries: Iterable[NavEntry]) -> None:
+    for entry in entries:
+        if any(known.key == entry.key for known in PORTAL_NAV):
+            raise ValueError(f"portal navigation entry {entry.key!r} registered twice")
+        PORTAL_NAV.append(entry)
+
+
+def _load() -> None:
+    # Both registries fill up as the portal URL modules are imported, i.e. when the root URLconf
+    # loads; reading them before that (at test collection, say) must not find them half empty.
+    get_resolver().url_patterns  # noqa: B018  (loading is the point)
+
+
+def portal_views() -> list[PortalView]:
+    _load()
+    return list(PORTAL_VIEWS)
+
+
+def navigation() -> list[NavEntry]:
+    _load()
+    return sorted(PORTAL_NAV, key=lambda entry: (entry.order, entry.key))

@@ -1,21 +1,25 @@
-"""Portal URLs. Every route is declared with ``portal_path`` and so appears in ``PORTAL_VIEWS``
-(see ``core.portal.registry.PortalView`` for what each entry says)."""
+"""Core's portal pages: the dashboard, sign-in and account, tenant switching and the team.
+
+Every route is declared with ``portal_path`` and so appears in ``PORTAL_VIEWS`` (see
+``core.portal.registry`` for what each entry says and how apps add their own pages).
+"""
+
+from django.utils.translation import gettext_lazy as _
 
 from core.capabilities import Capability
 from core.portal import views
-from core.portal.registry import PORTAL_VIEWS, PortalView, portal_path
-from providers.portal import connections, costs, resources
+from core.portal.registry import NavEntry, portal_path
 
-app_name = "portal"
+NAVIGATION = [
+    NavEntry("dashboard", _("Dashboard"), "portal:dashboard", order=10),
+    NavEntry("team", _("Team"), "portal:team", order=90),
+]
 
 MEMBERSHIP = "core.Membership"
 INVITATION = "core.Invitation"
-CONNECTION = {"object_model": "providers.Connection", "object_param": "pk"}
 PUBLIC = {"public": True, "tenant_scoped": False}
 ACCOUNT = {"tenant_scoped": False}  # needs login, not a tenant
 MANAGE_MEMBERS = Capability.MANAGE_MEMBERS.value
-VIEW_COSTS = Capability.VIEW_COSTS.value
-MANAGE_CONNECTIONS = Capability.MANAGE_CONNECTIONS.value
 
 urlpatterns = [
     portal_path("", views.dashboard, "dashboard"),
@@ -65,67 +69,6 @@ urlpatterns = [
         object_model="core.Tenant",
         object_param="tenant",
         object_in="post",
-    ),
-    # Costs (FOCUS downloads are served by /api/v1/cost-export/, which streams)
-    portal_path("costs/", costs.costs, "costs", capability=VIEW_COSTS),
-    portal_path(
-        "costs/import/",
-        costs.costs_upload,
-        "costs_upload",
-        methods=("POST",),
-        capability=MANAGE_CONNECTIONS,
-    ),
-    # Resources (read-only inventory)
-    portal_path("resources/", resources.resources, "resources"),
-    portal_path(
-        "resources/<int:pk>/",
-        resources.resource_detail,
-        "resources_detail",
-        object_model="providers.Resource",
-        object_param="pk",
-    ),
-    # Connections (writes through providers.services.connections)
-    portal_path("connections/", connections.connections, "connections"),
-    portal_path(
-        "connections/add/",
-        connections.connections_add,
-        "connections_add",
-        methods=("GET", "POST"),
-        capability=MANAGE_CONNECTIONS,
-    ),
-    portal_path(
-        "connections/<int:pk>/edit/",
-        connections.connections_edit,
-        "connections_edit",
-        methods=("GET", "POST"),
-        capability=MANAGE_CONNECTIONS,
-        post_data={"name": "Renamed", "sync_interval": "3600"},
-        **CONNECTION,
-    ),
-    portal_path(
-        "connections/<int:pk>/sync/",
-        connections.connections_sync,
-        "connections_sync",
-        methods=("POST",),
-        capability=MANAGE_CONNECTIONS,
-        **CONNECTION,
-    ),
-    portal_path(
-        "connections/<int:pk>/verify/",
-        connections.connections_verify,
-        "connections_verify",
-        methods=("POST",),
-        capability=MANAGE_CONNECTIONS,
-        **CONNECTION,
-    ),
-    portal_path(
-        "connections/<int:pk>/enable/",
-        connections.connections_enable,
-        "connections_enable",
-        methods=("POST",),
-        capability=MANAGE_CONNECTIONS,
-        post_data={"enabled": "0"},
-        **CONNECTION,
     ),
     # Team
     portal_path("team/", views.team, "team"),
@@ -186,5 +129,3 @@ urlpatterns = [
         object_param="pk",
     ),
 ]
-
-__all__ = ["PORTAL_VIEWS", "PortalView", "urlpatterns"]

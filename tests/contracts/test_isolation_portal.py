@@ -4,10 +4,11 @@ import pytest
 from django.forms.models import model_to_dict
 from django.urls import reverse
 
+from core.portal.registry import portal_views
 from core.portal.tenancy import SESSION_KEY
-from core.portal.urls import PORTAL_VIEWS
 from tests.contracts.samples import SAMPLES
 
+PORTAL_VIEWS = portal_views()
 PRIVATE_GET = [v for v in PORTAL_VIEWS if not v.public and "GET" in v.methods]
 WITH_IDS = [v for v in PORTAL_VIEWS if v.takes_object_id]
 

@@ -4,9 +4,10 @@ import pytest
 from django.urls import get_resolver, reverse
 
 from core.models import Membership, Tenant
-from core.portal.urls import PORTAL_VIEWS
+from core.portal.registry import navigation, portal_views
 from tests.contracts.samples import SAMPLES
 
+PORTAL_VIEWS = portal_views()
 ALL = {view.name: view for view in PORTAL_VIEWS}
 
 
@@ -59,3 +60,20 @@ def test_other_tenants_object_ids_are_404(login, world, view):
         data[view.object_param] = obj.pk
     response = login(world.owner_b).post(reverse(f"portal:{view.name}", kwargs=kwargs), data)
     assert response.status_code == 404
+
+
+def test_navigation_collects_every_apps_entries_in_order(login, world):
+    # core (dashboard, team), providers (costs, resources, connections) and the sections
+    # optimization announces before serving them (budgets, savings: "coming soon").
+    assert [entry.key for entry in navigation()] == [
+        "dashboard",
+        "costs",
+        "resources",
+        "budgets",
+        "savings",
+        "connections",
+        "team",
+    ]
+    html = login(world.owner_a).get(reverse("portal:dashboard")).content.decode()
+    assert html.index(reverse("portal:costs")) < html.index(reverse("portal:connections"))
+    assert html.index(reverse("portal:connections")) < html.index(reverse("portal:team"))
