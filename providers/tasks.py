@@ -117,7 +117,7 @@ def stuck_runs_reap_task() -> dict[str, int]:
 @shared_task(base=ContextTask, name="providers.cost_file_import", acks_late=True)
 def cost_file_import_task(run_id: int, path: str, force: bool = False):
     """Import an uploaded FOCUS file into its pending ImportRun (queued by the upload)."""
-    from providers.costs.uploads import cost_upload_execute
+    from providers.services.uploads import cost_upload_execute
 
     run = cost_upload_execute(run_id=run_id, path=path, force=force)
     return None if run is None else {"run": run.pk, "status": run.status}

@@ -20,7 +20,6 @@ from providers.admin.filters import (
     CostServiceListFilter,
     RollupMonthListFilter,
 )
-from providers.costs.uploads import MAX_WAIT_BYTES, cost_upload_check, cost_upload_enqueue
 from providers.models import (
     CostDaily,
     CostDailySummary,
@@ -28,6 +27,7 @@ from providers.models import (
     ImportRun,
 )
 from providers.services.costs import cost_file_import
+from providers.services.uploads import MAX_WAIT_BYTES, cost_upload_check, cost_upload_enqueue
 
 
 class BoundedCountPaginator(Paginator):

@@ -23,7 +23,6 @@ from core.api.base import TenantScopedSerializer
 from core.capabilities import Capability
 from core.models import Tenant
 from providers.connection_settings import settings_shape_errors
-from providers.costs.uploads import MAX_WAIT_BYTES, cost_upload_check
 from providers.models import (
     Connection,
     CostLineItem,
@@ -38,6 +37,7 @@ from providers.models import (
 )
 from providers.services.connections import MIN_INTERVAL
 from providers.services.cost_sources import MIN_INTERVAL as COST_SOURCE_MIN_INTERVAL
+from providers.services.uploads import MAX_WAIT_BYTES, cost_upload_check
 
 MAX_INTERVAL = timedelta(days=366)
 

@@ -32,7 +32,6 @@ from core.api.pagination import NewestFirstCursorPagination
 from core.capabilities import Capability
 from providers.api import serializers as s
 from providers.costs import export, query
-from providers.costs.uploads import cost_upload_enqueue
 from providers.filtersets import (
     ConnectionFilterSet,
     CostLineItemFilterSet,
@@ -75,6 +74,7 @@ from providers.services.cost_sources import (
     yandex_export_import,
 )
 from providers.services.costs import cost_file_import
+from providers.services.uploads import cost_upload_enqueue
 
 _DETAIL = inline_serializer("Detail", fields={"detail": serializers.CharField()})
 

@@ -24,8 +24,8 @@ from core.capabilities import Capability
 from core.portal.forms import apply_service_error
 from core.portal.tenancy import portal_can, portal_view
 from providers.costs.query import CostQuery, QueryError, run_cost_query
-from providers.costs.uploads import cost_upload_check, cost_upload_enqueue
 from providers.models import ImportRun
+from providers.services.uploads import cost_upload_check, cost_upload_enqueue
 
 MONTHS_LISTED = 13
 RECENT_IMPORTS = 10

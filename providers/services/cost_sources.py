@@ -28,11 +28,11 @@ from core.crypto import decrypt_json, encrypt_json
 from core.services.guards import require_capability
 from providers.costs import rollups
 from providers.costs.sources.endpoints import endpoint_errors
-from providers.costs.sources.pull import Pull, PullResult, lease_claim, lease_release
 from providers.costs.sources.s3 import S3Client
 from providers.costs.sources.yandex_export import day_from_key
-from providers.costs.sources.yandex_import import DayFile, import_day
 from providers.models import CostLineItem, CostSource, CostSourceObject, ImportRun, ProviderType
+from providers.services.cost_source_pulls import Pull, PullResult, lease_claim, lease_release
+from providers.services.yandex_imports import DayFile, import_day
 
 logger = logging.getLogger(__name__)
 
@@ -354,9 +354,9 @@ def cost_source_pull(
     trigger: str = "schedule",
     client_factory: Callable[[CostSource], S3Client] | None = None,
 ) -> PullResult | None:
-    """Pull new and rewritten files now (see ``providers.costs.sources.pull``). Returns None,
-    writing nothing, when another pull of the source runs or it is disabled. ``actor`` None is
-    the scheduler; a person needs manage_connections."""
+    """Pull new and rewritten files now (see ``providers.services.cost_source_pulls``).
+    Returns None, writing nothing, when another pull of the source runs or it is disabled.
+    ``actor`` None is the scheduler; a person needs manage_connections."""
     if actor is not None:
         tenant_id = CostSource.objects.values_list("tenant_id", flat=True).get(pk=source_id)
         require_capability(actor, Capability.MANAGE_CONNECTIONS, tenant_id, action="pull")

@@ -16,9 +16,9 @@ from rest_framework.test import APIClient
 
 from core.models import ApiToken, AuditEvent
 from core.services.tokens import api_token_create
-from providers.costs.uploads import cost_upload_execute
 from providers.focus import FocusReader, check_focus
 from providers.models import CostLineItem, ImportRun
+from providers.services.uploads import cost_upload_execute
 from providers.tasks import cost_file_import_task
 from tests.providers.costs.test_query import (
     JAN,

@@ -15,8 +15,8 @@ from django_celery_beat.models import PeriodicTask
 from core.models import AuditEvent
 from providers.adapters.yandex.simulator_billing import BILLING_BUCKET, BILLING_PREFIX
 from providers.adapters.yandex.simulator_storage import DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_KEY
-from providers.costs.sources.pull import lease_claim
 from providers.models import CostDailySummary, CostLineItem, CostSource, ImportRun
+from providers.services.cost_source_pulls import lease_claim
 from providers.services.cost_sources import (
     cost_source_create,
     cost_source_delete,

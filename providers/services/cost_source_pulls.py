@@ -32,9 +32,9 @@ from providers.costs import loader
 from providers.costs.sources import runs
 from providers.costs.sources.s3 import S3Object
 from providers.costs.sources.yandex_export import day_from_key
-from providers.costs.sources.yandex_import import DayFile, import_day
 from providers.models import CostSource, CostSourceObject, ImportRun
 from providers.services.costs import cost_file_import
+from providers.services.yandex_imports import DayFile, import_day
 
 LEASE_TTL = timedelta(minutes=30)
 MAX_AUDITED_RUNS = 50
