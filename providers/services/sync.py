@@ -15,14 +15,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import connection as db
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from core.audit import record_event
@@ -32,6 +30,7 @@ from core.services.guards import require_capability
 from providers.adapters.base import ProviderAuthError, ProviderError, ResourceRecord
 from providers.adapters.registry import UnsupportedProvider, build_adapter
 from providers.models import Connection, Resource, ResourceEvent, SyncRun
+from providers.services.scheduled import Lease
 
 logger = logging.getLogger(__name__)
 
@@ -93,31 +92,7 @@ class _Batch:
 
 
 # --- lease ----------------------------------------------------------------------------------
-def lease_claim(connection_id: int, *, ttl: timedelta = LEASE_TTL) -> str | None:
-    """Claim the connection's sync lease; None when another sync holds it (or it is disabled)."""
-    token = uuid.uuid4().hex
-    now = timezone.now()
-    claimed = (
-        Connection.objects.filter(pk=connection_id)
-        .exclude(status=Connection.Status.DISABLED)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_token=token, lease_until=now + ttl)
-    )
-    return token if claimed else None
-
-
-def lease_renew(connection_id: int, token: str, *, ttl: timedelta = LEASE_TTL) -> bool:
-    return bool(
-        Connection.objects.filter(pk=connection_id, lease_token=token).update(
-            lease_until=timezone.now() + ttl
-        )
-    )
-
-
-def lease_release(connection_id: int, token: str) -> None:
-    Connection.objects.filter(pk=connection_id, lease_token=token).update(
-        lease_token="", lease_until=None
-    )
+SYNC_LEASE = Lease(Connection, LEASE_TTL)
 
 
 # --- the sync -------------------------------------------------------------------------------
@@ -136,14 +111,14 @@ def connection_sync(
     if actor is not None:
         tenant_id = Connection.objects.values_list("tenant_id", flat=True).get(pk=connection_id)
         require_capability(actor, Capability.MANAGE_CONNECTIONS, tenant_id, action="sync")
-    token = lease_claim(connection_id)
+    token = SYNC_LEASE.claim(connection_id)
     if token is None:
         logger.info("connection %s: sync already running, skipped", connection_id)
         return None
     try:
         return _run(actor, connection_id, token, trigger, progress, adapter_factory)
     finally:
-        lease_release(connection_id, token)
+        SYNC_LEASE.release(connection_id, token)
 
 
 def adapter_for(connection: Connection):
@@ -177,7 +152,7 @@ def _run(actor, connection_id, token, trigger, progress, adapter_factory) -> Syn
             _note_progress(run, tally, adapter)
             clock = time.monotonic()
             if clock - renewed >= LEASE_RENEW_EVERY_S:
-                lease_renew(connection.pk, token)
+                SYNC_LEASE.renew(connection.pk, token)
                 renewed = clock
             if clock - saved >= PROGRESS_SAVE_EVERY_S:
                 SyncRun.objects.filter(pk=run.pk).update(progress=run.progress)
