@@ -6,11 +6,10 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
-from django.db.models import F
-from django.utils import timezone
 
 from core.tasks import ContextTask
-from providers.models import Connection, SyncRun
+from providers.models import Connection, CostSource, SyncRun
+from providers.services.scheduled import due_claim
 
 logger = logging.getLogger(__name__)
 
@@ -30,27 +29,16 @@ def connection_sync_task(self, connection_id: int, trigger: str = SyncRun.Trigge
 
 @shared_task(base=ContextTask, name="providers.sync_dispatch")
 def sync_dispatch_task() -> list[int]:
-    """Queue a sync for every enabled connection whose time has come.
-
-    The due slot is claimed with one conditional UPDATE (next_sync_at moves forward by the
-    interval), so overlapping dispatchers never queue the same connection twice.
-    """
-    now = timezone.now()
-    due = list(
-        Connection.objects.filter(next_sync_at__lte=now)
-        .exclude(status=Connection.Status.DISABLED)
-        .values_list("pk", flat=True)[:1000]
+    """Queue a sync for every enabled connection whose time has come (each due slot is claimed
+    once, see ``providers.services.scheduled.due_claim``)."""
+    claimed = due_claim(
+        Connection,
+        due_field="next_sync_at",
+        interval_field="sync_interval",
+        enqueue=lambda pk: connection_sync_task.apply_async(
+            kwargs={"connection_id": pk, "trigger": SyncRun.Trigger.SCHEDULE}
+        ),
     )
-    claimed = []
-    for pk in due:
-        moved = Connection.objects.filter(pk=pk, next_sync_at__lte=now).update(
-            next_sync_at=now + F("sync_interval")
-        )
-        if moved:
-            claimed.append(pk)
-            connection_sync_task.apply_async(
-                kwargs={"connection_id": pk, "trigger": SyncRun.Trigger.SCHEDULE}
-            )
     if claimed:
         logger.info("dispatched syncs for connections %s", claimed)
     return claimed
@@ -126,8 +114,7 @@ def cost_file_import_task(run_id: int, path: str, force: bool = False):
 # --- cost sources and exchange rates ---------------------------------------------------------
 @shared_task(base=ContextTask, name="providers.cost_source_pull", acks_late=True)
 def cost_source_pull_task(source_id: int, trigger: str = "schedule"):
-    from providers.models import CostSource
-    from providers.services.cost_sources import cost_source_pull
+    from providers.services.cost_source_pulls import cost_source_pull
 
     if not CostSource.objects.filter(pk=source_id).exists():
         return None  # deleted since it was queued
@@ -139,24 +126,16 @@ def cost_source_pull_task(source_id: int, trigger: str = "schedule"):
 
 @shared_task(base=ContextTask, name="providers.cost_source_dispatch")
 def cost_source_dispatch_task() -> list[int]:
-    """Queue a pull for every enabled cost source whose time has come (the sync dispatcher's
-    pattern: the due slot is claimed with one conditional UPDATE, so no source is queued twice)."""
-    from providers.models import CostSource
-
-    now = timezone.now()
-    due = list(
-        CostSource.objects.filter(next_pull_at__lte=now)
-        .exclude(status=CostSource.Status.DISABLED)
-        .values_list("pk", flat=True)[:1000]
+    """Queue a pull for every enabled cost source whose time has come (each due slot is claimed
+    once, see ``providers.services.scheduled.due_claim``)."""
+    claimed = due_claim(
+        CostSource,
+        due_field="next_pull_at",
+        interval_field="pull_interval",
+        enqueue=lambda pk: cost_source_pull_task.apply_async(
+            kwargs={"source_id": pk, "trigger": "schedule"}
+        ),
     )
-    claimed = []
-    for pk in due:
-        moved = CostSource.objects.filter(pk=pk, next_pull_at__lte=now).update(
-            next_pull_at=now + F("pull_interval")
-        )
-        if moved:
-            claimed.append(pk)
-            cost_source_pull_task.apply_async(kwargs={"source_id": pk, "trigger": "schedule"})
     if claimed:
         logger.info("dispatched pulls for cost sources %s", claimed)
     return claimed

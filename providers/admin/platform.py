@@ -7,16 +7,15 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from core.audit import record_event, snapshot
-from providers.models import (
-    ExchangeRate,
-    VatRule,
-)
+from providers.models import ExchangeRate, VatRule
+from providers.services.rates import exchange_rate_clear, exchange_rate_set
+from providers.services.vat import FIELDS as VAT_FIELDS
+from providers.services.vat import vat_rule_create, vat_rule_delete, vat_rule_update
 
 
 class PlatformDataAdmin(admin.ModelAdmin):
-    """Platform-wide reference data: superusers edit (audited on the platform chain), MSP
-    operators read."""
+    """Platform-wide reference data: superusers edit, MSP operators read. Subclasses write
+    through their services (``save_model``/``delete_model``), which audit on the platform chain."""
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_staff
@@ -34,25 +33,10 @@ class PlatformDataAdmin(admin.ModelAdmin):
         return request.user.is_active and request.user.is_superuser
 
     def save_model(self, request, obj, form, change):
-        before = snapshot(type(obj).objects.get(pk=obj.pk)) if change else None
-        super().save_model(request, obj, form, change)
-        record_event(
-            event_type=f"{obj._meta.model_name}.{'updated' if change else 'created'}",
-            actor=request.user,
-            target=obj,
-            before=before,
-            after=snapshot(obj),
-        )
+        raise NotImplementedError(f"{type(self).__name__} must save through a service")
 
     def delete_model(self, request, obj):
-        before = snapshot(obj)
-        record_event(
-            event_type=f"{obj._meta.model_name}.deleted",
-            actor=request.user,
-            target=obj,
-            before=before,
-        )
-        super().delete_model(request, obj)
+        raise NotImplementedError(f"{type(self).__name__} must delete through a service")
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:
@@ -114,16 +98,12 @@ class ExchangeRateAdmin(PlatformDataAdmin):
         return obj.source == ExchangeRate.Source.MANUAL
 
     def save_model(self, request, obj, form, change):
-        from providers.services.rates import exchange_rate_set
-
         saved = exchange_rate_set(
             actor=request.user, currency=obj.currency, date=obj.date, rate=obj.rate
         )
         obj.pk, obj.source = saved.pk, saved.source
 
     def delete_model(self, request, obj):
-        from providers.services.rates import exchange_rate_clear
-
         exchange_rate_clear(actor=request.user, currency=obj.currency, date=obj.date)
 
 
@@ -132,3 +112,14 @@ class VatRuleAdmin(PlatformDataAdmin):
     list_display = ["provider_name", "currency", "valid_from", "rate", "included_in_price"]
     list_filter = ["included_in_price", "currency"]
     search_fields = ["provider_name"]
+
+    def save_model(self, request, obj, form, change):
+        fields = {name: form.cleaned_data[name] for name in VAT_FIELDS if name in form.cleaned_data}
+        if change:
+            changed = {name: value for name, value in fields.items() if name in form.changed_data}
+            vat_rule_update(actor=request.user, rule=obj, **changed)
+        else:
+            obj.pk = vat_rule_create(actor=request.user, **fields).pk
+
+    def delete_model(self, request, obj):
+        vat_rule_delete(actor=request.user, rule=obj)

@@ -71,10 +71,10 @@ from providers.services.cost_sources import (
     cost_source_request_pull,
     cost_source_set_enabled,
     cost_source_update,
-    yandex_export_import,
 )
 from providers.services.costs import cost_file_import
 from providers.services.uploads import cost_upload_enqueue
+from providers.services.yandex_imports import yandex_export_import
 
 _DETAIL = inline_serializer("Detail", fields={"detail": serializers.CharField()})
 

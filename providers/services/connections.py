@@ -19,6 +19,7 @@ from providers.adapters.base import ProviderAuthError, ProviderError, ProviderPe
 from providers.adapters.registry import UnsupportedProvider, validate_settings
 from providers.connection_settings import settings_shape_errors
 from providers.models import Connection, ProviderType, SyncRun
+from providers.services.scheduled import set_enabled
 
 # What the audit log may show of a connection: never credentials or secrets.
 AUDIT_FIELDS = ["provider", "name", "scope", "endpoints", "sync_interval", "status"]
@@ -140,23 +141,14 @@ def connection_update(*, actor, connection: Connection, credentials: dict | None
 
 @transaction.atomic
 def connection_set_enabled(*, actor, connection: Connection, enabled: bool) -> Connection:
-    require_capability(actor, Capability.MANAGE_CONNECTIONS, connection.tenant)
-    connection = Connection.objects.select_for_update().get(pk=connection.pk)
-    before = snapshot(connection, AUDIT_FIELDS)
-    if enabled and connection.status == Connection.Status.DISABLED:
-        connection.status = Connection.Status.PENDING
-        connection.next_sync_at = timezone.now()
-    elif not enabled:
-        connection.status = Connection.Status.DISABLED
-        connection.next_sync_at = None
-    connection.save(update_fields=["status", "next_sync_at", "updated_at"])
-    record_event(
-        event_type="connection.enabled" if enabled else "connection.disabled",
-        actor=actor,
-        tenant=connection.tenant,
-        target=connection,
-        before=before,
-        after=snapshot(connection, AUDIT_FIELDS),
+    """Disable (no more syncs) or enable (a sync is queued at once)."""
+    connection = set_enabled(
+        actor,
+        connection,
+        enabled,
+        due_field="next_sync_at",
+        audit_fields=AUDIT_FIELDS,
+        noun="connection",
     )
     if enabled:
         _enqueue_sync(connection.pk, SyncRun.Trigger.MANUAL)

@@ -8,33 +8,39 @@
   reason and marks the source (``auth_failed`` when the keys are refused).
 - Objects that vanish from the bucket keep their costs (billing history outlives lifecycle rules).
 
-The caller (``providers.services.cost_sources.cost_source_pull``) checks the capability and
-holds the source's lease. One ``cost_source.pulled`` audit event is written per pull; each file
-import writes its own ``costs.*`` event, as uploads do.
+The service ``cost_source_pull`` checks the capability and holds the source's lease. One
+``cost_source.pulled`` audit event is written per pull; each file import writes its own
+``costs.*`` event, as uploads do.
 """
 
 from __future__ import annotations
 
+import logging
 import tempfile
-import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.audit import record_event
+from core.capabilities import Capability
 from core.crypto import DecryptionError
+from core.services.guards import require_capability
 from providers.adapters.base import ProviderAuthError, ProviderError
 from providers.costs import loader
 from providers.costs.sources import runs
-from providers.costs.sources.s3 import S3Object
+from providers.costs.sources.s3 import S3Client, S3Object
 from providers.costs.sources.yandex_export import day_from_key
 from providers.models import CostSource, CostSourceObject, ImportRun
+from providers.services.cost_sources import source_credentials
 from providers.services.costs import cost_file_import
+from providers.services.scheduled import Lease
 from providers.services.yandex_imports import DayFile, import_day
+
+logger = logging.getLogger(__name__)
 
 LEASE_TTL = timedelta(minutes=30)
 MAX_AUDITED_RUNS = 50
@@ -66,27 +72,38 @@ class PullResult:
 
 
 # --- lease ----------------------------------------------------------------------------------
-def lease_claim(source_id: int, *, ttl: timedelta = LEASE_TTL) -> str | None:
-    """Claim the source's pull lease; None when a pull holds it or the source is disabled."""
-    token, now = uuid.uuid4().hex, timezone.now()
-    claimed = (
-        CostSource.objects.filter(pk=source_id)
-        .exclude(status=CostSource.Status.DISABLED)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_token=token, lease_until=now + ttl)
-    )
-    return token if claimed else None
+PULL_LEASE = Lease(CostSource, LEASE_TTL)
 
 
-def lease_renew(source_id: int, token: str) -> None:
-    CostSource.objects.filter(pk=source_id, lease_token=token).update(
-        lease_until=timezone.now() + LEASE_TTL
-    )
+# --- the service ----------------------------------------------------------------------------
+def cost_source_pull(
+    *,
+    actor=None,
+    source_id: int,
+    trigger: str = "schedule",
+    client_factory: Callable[[CostSource], S3Client] | None = None,
+) -> PullResult | None:
+    """Pull new and rewritten files now (see the module docstring). Returns None, writing
+    nothing, when another pull of the source runs or it is disabled. ``actor`` None is the
+    scheduler; a person needs manage_connections."""
+    if actor is not None:
+        tenant_id = CostSource.objects.values_list("tenant_id", flat=True).get(pk=source_id)
+        require_capability(actor, Capability.MANAGE_CONNECTIONS, tenant_id, action="pull")
+    with PULL_LEASE.held(source_id) as token:
+        if token is None:
+            logger.info("cost source %s: pull already running (or disabled), skipped", source_id)
+            return None
+        source = CostSource.objects.select_related("tenant", "connection").get(pk=source_id)
+        return Pull(actor, source, token, trigger, client_factory or s3_client_for).run()
 
 
-def lease_release(source_id: int, token: str) -> None:
-    CostSource.objects.filter(pk=source_id, lease_token=token).update(
-        lease_token="", lease_until=None
+def s3_client_for(source: CostSource) -> S3Client:
+    keys = source_credentials(source)
+    return S3Client(
+        endpoint_url=source.endpoint_url,
+        region=source.region,
+        access_key_id=keys.get("access_key_id", ""),
+        secret_key=keys.get("secret_access_key", ""),
     )
 
 
@@ -124,7 +141,7 @@ class Pull:
                 break
             except ProviderError as exc:
                 self._object_failed(obj, exc)
-            lease_renew(source.pk, self.token)
+            PULL_LEASE.renew(source.pk, self.token)
         return self._finish()
 
     # -- selection -------------------------------------------------------------------------------

@@ -11,10 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
-from typing import BinaryIO
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -28,11 +25,8 @@ from core.crypto import decrypt_json, encrypt_json
 from core.services.guards import require_capability
 from providers.costs import rollups
 from providers.costs.sources.endpoints import endpoint_errors
-from providers.costs.sources.s3 import S3Client
-from providers.costs.sources.yandex_export import day_from_key
 from providers.models import CostLineItem, CostSource, CostSourceObject, ImportRun, ProviderType
-from providers.services.cost_source_pulls import Pull, PullResult, lease_claim, lease_release
-from providers.services.yandex_imports import DayFile, import_day
+from providers.services.scheduled import set_enabled
 
 logger = logging.getLogger(__name__)
 
@@ -207,25 +201,15 @@ def cost_source_update(
 
 @transaction.atomic
 def cost_source_set_enabled(*, actor, source: CostSource, enabled: bool) -> CostSource:
-    require_capability(actor, Capability.MANAGE_CONNECTIONS, source.tenant)
-    source = CostSource.objects.select_for_update().get(pk=source.pk)
-    before = snapshot(source, AUDIT_FIELDS)
-    if enabled and source.status == CostSource.Status.DISABLED:
-        source.status = CostSource.Status.PENDING
-        source.next_pull_at = timezone.now()
-    elif not enabled:
-        source.status = CostSource.Status.DISABLED
-        source.next_pull_at = None
-    source.save(update_fields=["status", "next_pull_at", "updated_at"])
-    record_event(
-        event_type="cost_source.enabled" if enabled else "cost_source.disabled",
-        actor=actor,
-        tenant=source.tenant,
-        target=source,
-        before=before,
-        after=snapshot(source, AUDIT_FIELDS),
+    """Disable (no more pulls) or enable (the dispatcher's next tick pulls it)."""
+    return set_enabled(
+        actor,
+        source,
+        enabled,
+        due_field="next_pull_at",
+        audit_fields=AUDIT_FIELDS,
+        noun="cost_source",
     )
-    return source
 
 
 @transaction.atomic
@@ -292,80 +276,3 @@ def _enqueue_pull(source_id: int, trigger: str) -> None:
 def source_credentials(source: CostSource) -> dict:
     """Decrypted key pair, for the S3 client only (never for display)."""
     return decrypt_json(source.credentials_encrypted) or {}
-
-
-def s3_client_for(source: CostSource) -> S3Client:
-    keys = source_credentials(source)
-    return S3Client(
-        endpoint_url=source.endpoint_url,
-        region=source.region,
-        access_key_id=keys.get("access_key_id", ""),
-        secret_key=keys.get("secret_access_key", ""),
-    )
-
-
-# --- Yandex export file import --------------------------------------------------------------
-def yandex_export_import(
-    *,
-    actor,
-    tenant,
-    file: str | Path | BinaryIO,
-    file_name: str,
-    source_key: str,
-    day: dt.date | None = None,
-    policy: str = ImportRun.BadRowPolicy.REJECT_FILE,
-    connection=None,
-    force: bool = False,
-    progress: Callable[[ImportRun], None] | None = None,
-) -> ImportRun:
-    """Import one Yandex Cloud daily billing export file, replacing that MSK day of
-    ``source_key``. ``day`` defaults to the date in the file name (``…YYYYMMDD.csv``)."""
-    require_capability(actor, Capability.MANAGE_CONNECTIONS, tenant, action="add")
-    day = day or day_from_key(file_name)
-    if day is None:
-        raise ValidationError({"day": _("Give the day: the file name has no YYYYMMDD date.")})
-    if policy not in ImportRun.BadRowPolicy.values:
-        raise ValidationError({"policy": _("Unknown bad-row policy: %(p)s") % {"p": policy}})
-    if not source_key or len(source_key) > 200:
-        raise ValidationError({"source_key": _("Give the source a name of 1-200 characters.")})
-    if connection is not None and connection.tenant_id != tenant.pk:
-        raise ValidationError({"connection": _("This object belongs to another tenant.")})
-    job = DayFile(
-        tenant=tenant,
-        file_name=file_name,
-        day=day,
-        source_key=source_key,
-        policy=policy,
-        connection=connection,
-        force=force,
-        progress=progress,
-    )
-    if isinstance(file, str | Path):
-        with Path(file).open("rb") as stream:
-            return import_day(actor, job, stream)
-    return import_day(actor, job, file)
-
-
-# --- pulls ----------------------------------------------------------------------------------
-def cost_source_pull(
-    *,
-    actor=None,
-    source_id: int,
-    trigger: str = "schedule",
-    client_factory: Callable[[CostSource], S3Client] | None = None,
-) -> PullResult | None:
-    """Pull new and rewritten files now (see ``providers.services.cost_source_pulls``).
-    Returns None, writing nothing, when another pull of the source runs or it is disabled.
-    ``actor`` None is the scheduler; a person needs manage_connections."""
-    if actor is not None:
-        tenant_id = CostSource.objects.values_list("tenant_id", flat=True).get(pk=source_id)
-        require_capability(actor, Capability.MANAGE_CONNECTIONS, tenant_id, action="pull")
-    token = lease_claim(source_id)
-    if token is None:
-        logger.info("cost source %s: pull already running (or disabled), skipped", source_id)
-        return None
-    try:
-        source = CostSource.objects.select_related("tenant", "connection").get(pk=source_id)
-        return Pull(actor, source, token, trigger, client_factory or s3_client_for).run()
-    finally:
-        lease_release(source_id, token)

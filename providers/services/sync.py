@@ -23,14 +23,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import connection as db
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from core.audit import record_event
@@ -49,6 +47,7 @@ from providers.adapters.listing import ListingReport
 from providers.adapters.registry import UnsupportedProvider, build_adapter
 from providers.models import Connection, Resource, ResourceEvent, SyncRun
 from providers.services import health
+from providers.services.scheduled import Lease
 
 logger = logging.getLogger(__name__)
 
@@ -110,31 +109,7 @@ class _Batch:
 
 
 # --- lease ----------------------------------------------------------------------------------
-def lease_claim(connection_id: int, *, ttl: timedelta = LEASE_TTL) -> str | None:
-    """Claim the connection's sync lease; None when another sync holds it (or it is disabled)."""
-    token = uuid.uuid4().hex
-    now = timezone.now()
-    claimed = (
-        Connection.objects.filter(pk=connection_id)
-        .exclude(status=Connection.Status.DISABLED)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_token=token, lease_until=now + ttl)
-    )
-    return token if claimed else None
-
-
-def lease_renew(connection_id: int, token: str, *, ttl: timedelta = LEASE_TTL) -> bool:
-    return bool(
-        Connection.objects.filter(pk=connection_id, lease_token=token).update(
-            lease_until=timezone.now() + ttl
-        )
-    )
-
-
-def lease_release(connection_id: int, token: str) -> None:
-    Connection.objects.filter(pk=connection_id, lease_token=token).update(
-        lease_token="", lease_until=None
-    )
+SYNC_LEASE = Lease(Connection, LEASE_TTL)
 
 
 # --- the sync -------------------------------------------------------------------------------
@@ -162,14 +137,14 @@ def connection_sync(
         done, earlier = redelivered_sync_run(task_id, SyncRun.Kind.DISCOVERY)
         if done:
             return earlier
-    token = lease_claim(connection_id)
+    token = SYNC_LEASE.claim(connection_id)
     if token is None:
         logger.info("connection %s: sync already running, skipped", connection_id)
         return None
     try:
         return _run(actor, connection_id, token, trigger, progress, adapter_factory, task_id)
     finally:
-        lease_release(connection_id, token)
+        SYNC_LEASE.release(connection_id, token)
 
 
 def adapter_for(connection: Connection):
@@ -213,7 +188,7 @@ def _walk(actor, connection, run, token, progress, adapter_factory) -> None:
             _note_progress(run, tally, adapter)
             clock = time.monotonic()
             if clock - renewed >= LEASE_RENEW_EVERY_S:
-                lease_renew(connection.pk, token)
+                SYNC_LEASE.renew(connection.pk, token)
                 renewed = clock
             if clock - saved >= PROGRESS_SAVE_EVERY_S:
                 SyncRun.objects.filter(pk=run.pk).update(progress=run.progress)

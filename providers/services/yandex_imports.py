@@ -3,7 +3,8 @@
 The structure of ``providers.services.costs.cost_file_import``, with two differences: the file
 replaces exactly its MSK day of the source (not whole months), and "already loaded" means the
 same bytes as the latest successful import of the same file (a day rewritten X -> Y -> X must
-load X again). Callers check capabilities: the ``yandex_export_import`` service, or a pull.
+load X again). ``yandex_export_import`` checks the capability; a pull (which checked it
+for the whole pull) calls ``import_day`` for each file.
 """
 
 from __future__ import annotations
@@ -12,19 +13,23 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.audit import record_event
+from core.capabilities import Capability
 from core.locks import LockKey
+from core.services.guards import require_capability
 from providers import run_locks
 from providers.costs import loader
 from providers.costs.progress import ProgressWriter
 from providers.costs.sources import runs
-from providers.costs.sources.yandex_export import YandexExportReader, msk_day_range
+from providers.costs.sources.yandex_export import YandexExportReader, day_from_key, msk_day_range
 from providers.costs.vat import VatResolver
 from providers.models import ImportRun
 from providers.services.costs import file_digest
@@ -44,6 +49,48 @@ class DayFile:
     # Provider resource id -> Resource.pk; a pull loads it once for all its files.
     resource_ids: dict[str, int] | None = None
     progress: Callable[[ImportRun], None] | None = None
+
+
+# --- the service ----------------------------------------------------------------------------
+def yandex_export_import(
+    *,
+    actor,
+    tenant,
+    file: str | Path | BinaryIO,
+    file_name: str,
+    source_key: str,
+    day: dt.date | None = None,
+    policy: str = ImportRun.BadRowPolicy.REJECT_FILE,
+    connection=None,
+    force: bool = False,
+    progress: Callable[[ImportRun], None] | None = None,
+) -> ImportRun:
+    """Import one Yandex Cloud daily billing export file, replacing that MSK day of
+    ``source_key``. ``day`` defaults to the date in the file name (``…YYYYMMDD.csv``)."""
+    require_capability(actor, Capability.MANAGE_CONNECTIONS, tenant, action="add")
+    day = day or day_from_key(file_name)
+    if day is None:
+        raise ValidationError({"day": _("Give the day: the file name has no YYYYMMDD date.")})
+    if policy not in ImportRun.BadRowPolicy.values:
+        raise ValidationError({"policy": _("Unknown bad-row policy: %(p)s") % {"p": policy}})
+    if not source_key or len(source_key) > 200:
+        raise ValidationError({"source_key": _("Give the source a name of 1-200 characters.")})
+    if connection is not None and connection.tenant_id != tenant.pk:
+        raise ValidationError({"connection": _("This object belongs to another tenant.")})
+    job = DayFile(
+        tenant=tenant,
+        file_name=file_name,
+        day=day,
+        source_key=source_key,
+        policy=policy,
+        connection=connection,
+        force=force,
+        progress=progress,
+    )
+    if isinstance(file, str | Path):
+        with Path(file).open("rb") as stream:
+            return import_day(actor, job, stream)
+    return import_day(actor, job, file)
 
 
 def import_day(actor, job: DayFile, stream: BinaryIO) -> ImportRun:

@@ -207,14 +207,14 @@ def _case_cost_source_request_pull(world):
     )
 
 
-@service_case("providers.services.cost_sources.cost_source_pull")
+@service_case("providers.services.cost_source_pulls.cost_source_pull")
 def _case_cost_source_pull(world):
     from providers.adapters.yandex.simulator_billing import BILLING_BUCKET
     from providers.adapters.yandex.simulator_storage import (
         DEFAULT_ACCESS_KEY_ID,
         DEFAULT_SECRET_KEY,
     )
-    from providers.services.cost_sources import cost_source_pull
+    from providers.services.cost_source_pulls import cost_source_pull
 
     # A real pull over HTTP of a prefix with no files: one summary event, no file imports.
     source = _cost_source(
@@ -234,14 +234,14 @@ def _case_cost_source_pull(world):
     )
 
 
-@service_case("providers.services.cost_sources.yandex_export_import")
+@service_case("providers.services.yandex_imports.yandex_export_import")
 def _case_yandex_export_import(world):
     import datetime as dt
     import io
 
     from providers.adapters.yandex.simulator_billing import BillingExport
     from providers.adapters.yandex.simulator_inventory import Inventory, InventoryConfig
-    from providers.services.cost_sources import yandex_export_import
+    from providers.services.yandex_imports import yandex_export_import
 
     day = dt.date(2026, 2, 14)
     export = BillingExport(
@@ -341,3 +341,87 @@ def _cost_source_payload(world):
 
 
 CREATE_PAYLOADS["costsource"] = _cost_source_payload
+
+
+# --- uploads, VAT rules, key rotation --------------------------------------------------------
+@service_case("providers.services.uploads.cost_upload_enqueue")
+def _case_cost_upload_enqueue(world):
+    from providers.services.uploads import cost_upload_enqueue
+
+    return (
+        world.operator_a,
+        world.a,
+        lambda actor: cost_upload_enqueue(
+            actor=actor, tenant=world.a, file=_focus_file(), file_name="queued.csv"
+        ),
+    )
+
+
+def _vat_rule(**fields):
+    import datetime as dt
+
+    from providers.services.vat import vat_rule_create
+
+    values = {
+        "provider_name": f"Provider {next(_source_seq)}",
+        "currency": "RUB",
+        "valid_from": dt.date(2026, 1, 1),
+        "rate": "0.2200",
+        "included_in_price": True,
+    }
+    return vat_rule_create(actor=None, **{**values, **fields})
+
+
+@service_case("providers.services.vat.vat_rule_create")
+def _case_vat_rule_create(world):
+    import datetime as dt
+
+    from providers.services.vat import vat_rule_create
+    from tests.contracts.samples import Platform
+
+    return (
+        world.superuser,
+        lambda result: Platform,  # VAT rules are platform data: the platform chain
+        lambda actor: vat_rule_create(
+            actor=actor, provider_name="AWS", currency="USD", valid_from=dt.date(2026, 1, 1), rate=0
+        ),
+    )
+
+
+@service_case("providers.services.vat.vat_rule_update")
+def _case_vat_rule_update(world):
+    from providers.services.vat import vat_rule_update
+    from tests.contracts.samples import Platform
+
+    rule = _vat_rule()
+    return (
+        world.superuser,
+        lambda result: Platform,
+        lambda actor: vat_rule_update(actor=actor, rule=rule, rate="0.2000"),
+    )
+
+
+@service_case("providers.services.vat.vat_rule_delete")
+def _case_vat_rule_delete(world):
+    from providers.services.vat import vat_rule_delete
+    from tests.contracts.samples import Platform
+
+    rule = _vat_rule()
+    return (
+        world.superuser,
+        lambda result: Platform,
+        lambda actor: vat_rule_delete(actor=actor, rule=rule),
+    )
+
+
+@service_case("providers.services.encryption.encryption_keys_rotate")
+def _case_encryption_keys_rotate(world):
+    from providers.services.encryption import encryption_keys_rotate
+    from tests.contracts.samples import Platform
+
+    _connection(world.a)
+    return (
+        world.superuser,
+        lambda result: Platform,
+        lambda actor: encryption_keys_rotate(actor=actor, batch_size=10),
+    )

@@ -13,7 +13,7 @@ from core.crypto import decrypt_json, reset_key_cache
 from core.models import AuditEvent
 from providers.models import Connection, SyncRun
 from providers.services.connections import connection_create, webhook_secret
-from providers.services.sync import lease_claim, lease_release
+from providers.services.sync import SYNC_LEASE
 
 
 def run_command(name: str, *args) -> str:
@@ -73,12 +73,12 @@ def test_sync_of_an_unknown_connection_fails(db):
 
 
 def test_sync_exits_non_zero_when_the_connection_is_busy(yc_connection):
-    token = lease_claim(yc_connection.pk)
+    token = SYNC_LEASE.claim(yc_connection.pk)
     try:
         with pytest.raises(CommandError, match="busy"):
             run_command("sync", str(yc_connection.pk))
     finally:
-        lease_release(yc_connection.pk, token)
+        SYNC_LEASE.release(yc_connection.pk, token)
     assert not SyncRun.objects.exists()
 
 

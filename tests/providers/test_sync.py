@@ -7,7 +7,7 @@ import pytest
 from core.models import AuditEvent
 from providers.adapters.yandex.simulator_faults import Fault
 from providers.models import Connection, Resource, ResourceEvent, SyncRun
-from providers.services.sync import connection_sync, lease_claim, lease_release
+from providers.services.sync import SYNC_LEASE, connection_sync
 
 
 def _sync(connection, **kwargs):
@@ -194,12 +194,12 @@ def test_token_expiry_mid_run_is_survived(world, yc_sim):
 
 
 def test_a_held_lease_means_no_second_run(yc_connection):
-    token = lease_claim(yc_connection.pk)
+    token = SYNC_LEASE.claim(yc_connection.pk)
     try:
         assert _sync(yc_connection) is None
         assert not SyncRun.objects.filter(connection=yc_connection).exists()
     finally:
-        lease_release(yc_connection.pk, token)
+        SYNC_LEASE.release(yc_connection.pk, token)
     assert _sync(yc_connection) is not None
 
 

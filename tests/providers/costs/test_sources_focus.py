@@ -13,7 +13,8 @@ from django.db.models import Sum
 from providers.adapters.yandex.simulator_storage import DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_KEY
 from providers.focus import write_focus_csv, write_focus_parquet
 from providers.models import CostLineItem, CostSource, ImportRun
-from providers.services.cost_sources import cost_source_create, cost_source_pull
+from providers.services.cost_source_pulls import cost_source_pull
+from providers.services.cost_sources import cost_source_create
 from tests.providers.focus.factories import conformant_rows
 
 KEYS = {"access_key_id": DEFAULT_ACCESS_KEY_ID, "secret_access_key": DEFAULT_SECRET_KEY}

@@ -16,17 +16,16 @@ from core.models import AuditEvent
 from providers.adapters.yandex.simulator_billing import BILLING_BUCKET, BILLING_PREFIX
 from providers.adapters.yandex.simulator_storage import DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_KEY
 from providers.models import CostDailySummary, CostLineItem, CostSource, ImportRun
-from providers.services.cost_source_pulls import lease_claim
+from providers.services.cost_source_pulls import PULL_LEASE, cost_source_pull
 from providers.services.cost_sources import (
     cost_source_create,
     cost_source_delete,
-    cost_source_pull,
     cost_source_request_pull,
     cost_source_set_enabled,
     cost_source_update,
     source_credentials,
-    yandex_export_import,
 )
+from providers.services.yandex_imports import yandex_export_import
 from providers.tasks import cost_source_dispatch_task, cost_source_pull_task
 
 KEYS = {"access_key_id": "YCAJEexample", "secret_access_key": "YCsecret-value-1234567890"}
@@ -177,7 +176,7 @@ def test_schedules_exist_after_migrate(db):
 
 def test_a_pull_never_overlaps_another_and_disabled_sources_are_not_pulled(world):
     source = _create(world.owner_a, world.a)
-    token = lease_claim(source.pk)
+    token = PULL_LEASE.claim(source.pk)
     assert token is not None
 
     assert cost_source_pull(source_id=source.pk) is None

@@ -20,7 +20,8 @@ from providers.models import (
     Resource,
     VatRule,
 )
-from providers.services.cost_sources import cost_source_create, cost_source_pull, cost_source_update
+from providers.services.cost_source_pulls import cost_source_pull
+from providers.services.cost_sources import cost_source_create, cost_source_update
 
 TODAY = dt.date(2026, 2, 14)
 DAYS = [TODAY - dt.timedelta(days=n) for n in range(4, -1, -1)]  # 10..14 February
