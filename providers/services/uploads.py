@@ -166,8 +166,8 @@ def _queue(run_id: int, path: Path, force: bool) -> None:
 def cost_upload_execute(*, run_id: int, path: str | Path, force: bool = False) -> ImportRun | None:
     """Import a queued upload into its pending run (None: the run was already taken)."""
     # These steps are the import service's own, applied to the run recorded at upload time.
-    from providers.costs.runs import finish_failed, finish_skipped
     from providers.services.costs import import_into_run
+    from providers.services.import_runs import finish_failed, finish_skipped
 
     claimed = ImportRun.objects.filter(pk=run_id, status=ImportRun.Status.PENDING).update(
         status=ImportRun.Status.RUNNING, started_at=timezone.now(), progress={}
