@@ -27,16 +27,16 @@ from core.services.guards import require_capability
 from providers import run_locks
 from providers.costs import loader
 from providers.costs.progress import ProgressWriter
-from providers.costs.runs import (
+from providers.costs.vat import VatResolver
+from providers.focus import FocusReader, Kind
+from providers.models import ImportRun
+from providers.services.import_runs import (
     ImportRejected,
     apply_result,
     audit_summary,
     finish_failed,
     finish_skipped,
 )
-from providers.costs.vat import VatResolver
-from providers.focus import FocusReader, Kind
-from providers.models import ImportRun
 
 MAX_STORED_EXAMPLES = 20
 

@@ -180,8 +180,8 @@ def cost_upload_execute(*, run_id: int, path: str | Path, force: bool = False) -
 
 def _execute(run_id: int, path: Path, force: bool) -> ImportRun | None:
     # These steps are the import service's own, applied to the run recorded at upload time.
-    from providers.costs.runs import finish_failed, finish_skipped
     from providers.services.costs import import_into_run
+    from providers.services.import_runs import finish_failed, finish_skipped
     from providers.services.recovery import MAX_UPLOAD_ATTEMPTS, import_run_abandon, stored_path
 
     run = ImportRun.objects.filter(pk=run_id).first()

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from providers.costs.runs import (  # noqa: F401  (re-exported for the source importers)
+from providers.models import ImportRun
+from providers.services.import_runs import (  # noqa: F401  (re-exported for the source importers)
     ImportRejected,
     apply_result,
     audit_summary,
     finish_failed,
     finish_skipped,
 )
-from providers.models import ImportRun
 
 MAX_FILE_NAME = ImportRun._meta.get_field("file_name").max_length
 
