@@ -1,4 +1,9 @@
-"""Reads of the providers app used in more than one place.
+"""Reads of the providers app used in more than one place (admin, portal, API, services).
+
+Connections are listed with their live and deleted resource counts in the admin and the portal:
+``connection_with_resource_counts`` annotates any connection queryset (already scoped by the
+caller) with one correlated count per displayed row, evaluated after LIMIT, never a GROUP BY
+over every resource in scope.
 
 Two questions sound alike and are answered differently, so each has its own function:
 
@@ -12,7 +17,29 @@ Two questions sound alike and are answered differently, so each has its own func
 
 from __future__ import annotations
 
-from providers.models import ImportRun
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from providers.models import ImportRun, Resource
+
+
+def _resource_count(**filters):
+    counts = (
+        Resource.objects.filter(connection=OuterRef("pk"), **filters)
+        .order_by()
+        .values("connection")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
+
+
+def connection_with_resource_counts(connections: QuerySet) -> QuerySet:
+    """``connections`` with ``live_count`` and ``deleted_count`` (resources marked deleted)."""
+    return connections.annotate(
+        live_count=_resource_count(deleted_at__isnull=True),
+        deleted_count=_resource_count(deleted_at__isnull=False),
+    )
 
 
 def _successful_loads(run: ImportRun):
