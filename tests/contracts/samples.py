@@ -47,6 +47,13 @@ def _tenant(world, tenant):
     return TenantFactory(parent=tenant)
 
 
+@sample("auth.user")
+def _user(world, tenant):
+    # Users are not tenant-owned; an account that is a member of ``tenant`` only is "its" user
+    # (what another tenant's operator must not find through user pickers and autocomplete).
+    return member(tenant, Role.VIEWER)
+
+
 @sample("core.membership")
 def _membership(world, tenant):
     from core.models import Membership
