@@ -352,6 +352,11 @@ def test_event_and_sync_run_filters(world, api_as, registry, yc_connection):
     runs = _results(client.get("/api/v1/sync-runs/", {"trigger": "webhook", "status": "succeeded"}))
     assert [r["id"] for r in runs] == [run.pk]
     assert _results(client.get("/api/v1/sync-runs/", {"status": "failed"})) == []
+    # A run that did not list completely (it marked nothing deleted) is found by ``complete``.
+    assert _results(client.get("/api/v1/sync-runs/", {"complete": "true"})) == []
+    assert [r["id"] for r in _results(client.get("/api/v1/sync-runs/", {"complete": "false"}))] == [
+        run.pk
+    ]
 
 
 # --- metrics ------------------------------------------------------------------------------------
