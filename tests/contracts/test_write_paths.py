@@ -32,7 +32,9 @@ SURFACE_WRITES = {
     "exists (memberships and tenant data go through services)",
 }
 SURFACE_DIRS = frozenset({"admin", "api", "portal", "commands", "templatetags"})
-SURFACE_FILES = frozenset({"tasks.py", "webhooks.py", "forms.py", "filtersets.py", "views.py"})
+SURFACE_FILES = frozenset(
+    {"admin.py", "tasks.py", "webhooks.py", "forms.py", "filtersets.py", "views.py"}
+)
 # Methods that always write, and those that write when called on a manager or queryset.
 ALWAYS_WRITES = frozenset(
     {"save", "bulk_create", "bulk_update", "update_or_create", "get_or_create"}
