@@ -50,11 +50,12 @@ class AuditEventFilterSet(TenantScopedFilterSet):
 
 class ApiTokenFilterSet(TenantScopedFilterSet):
     tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    user = django_filters.NumberFilter(field_name="user_id")
     active = django_filters.BooleanFilter(method="filter_active")
 
     class Meta:
         model = ApiToken
-        fields = ["tenant", "scope", "active"]
+        fields = ["tenant", "scope", "user", "active"]
 
     def filter_active(self, queryset, name, value):
         from django.db.models import Q

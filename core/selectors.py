@@ -3,23 +3,7 @@
 from __future__ import annotations
 
 from core.capabilities import capabilities_for
-from core.models import ApiToken, AuditEvent, Invitation, Membership, Tenant
-
-
-def tenant_list(*, user, action: str = "view"):
-    return Tenant.objects.for_user(user, action).select_related("parent")
-
-
-def membership_list(*, user, action: str = "view"):
-    return Membership.objects.for_user(user, action).select_related("tenant", "user")
-
-
-def audit_event_list(*, user):
-    return AuditEvent.objects.for_user(user, "view")
-
-
-def api_token_list(*, user, action: str = "view"):
-    return ApiToken.objects.for_user(user, action).select_related("tenant", "user")
+from core.models import Invitation, Membership, Tenant
 
 
 def me_get(*, user) -> dict:

@@ -169,12 +169,13 @@ class SyncRunFilterSet(TenantScopedFilterSet):
     status = django_filters.ChoiceFilter(choices=SyncRun.Status.choices)
     kind = django_filters.ChoiceFilter(choices=SyncRun.Kind.choices)
     trigger = django_filters.ChoiceFilter(choices=SyncRun.Trigger.choices)
+    complete = django_filters.BooleanFilter(label="Listing was complete")
     started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
     started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
 
     class Meta:
         model = SyncRun
-        fields = ["tenant", "connection", "status", "kind", "trigger"]
+        fields = ["tenant", "connection", "status", "kind", "trigger", "complete"]
 
 
 class ResourceMetricDailyFilterSet(TenantScopedFilterSet):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db import connection, transaction
+from django.db import connection
 
 from providers import partitions
 from providers.partitions import ensure_monthly_partitions, months_between, next_month
@@ -30,7 +30,7 @@ def ensure_partitions(start: dt.datetime, end: dt.datetime) -> list[str]:
 
 def samples_write(rows: Iterable[tuple[int, int, str, dt.datetime, float]]) -> int:
     """COPY (tenant_id, resource_id, metric, ts, value) rows; replaces nothing, so callers
-    delete the window they re-fetch first (see ``samples_replace``)."""
+    delete the window they re-fetch first."""
     rows = list(rows)
     if not rows:
         return 0
@@ -41,19 +41,6 @@ def samples_write(rows: Iterable[tuple[int, int, str, dt.datetime, float]]) -> i
             for row in rows:
                 copy.write_row(row)
     return len(rows)
-
-
-@transaction.atomic
-def samples_replace(
-    *, resource_ids: list[int], metric: str, start: dt.datetime, end: dt.datetime, rows
-) -> int:
-    """Idempotent re-fetch: the window's old samples go, the new ones come, in one transaction."""
-    from providers.models import ResourceMetric
-
-    ResourceMetric.objects.filter(
-        resource_id__in=resource_ids, metric=metric, ts__gte=start, ts__lt=end
-    ).delete()
-    return samples_write(rows)
 
 
 def downsample_day(day: dt.date) -> int:

@@ -3,15 +3,18 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from core.access import allowed_tenants
 from core.api.base import TenantScopedSerializer
+from core.api.tenant_choices import TenantChoiceMixin
 from core.capabilities import Capability, Role
 from core.models import ApiToken, AuditEvent, Invitation, Membership, Tenant
 
 User = get_user_model()
 
 
-class TenantSerializer(TenantScopedSerializer):
+class TenantSerializer(TenantChoiceMixin, TenantScopedSerializer):
+    # A new tenant may only hang under a tenant where the caller manages sub-tenants.
+    tenant_choice_field = "parent"
+    tenant_choice_capability = Capability.MANAGE_SUBTENANTS
     parent = serializers.PrimaryKeyRelatedField(
         queryset=Tenant.objects.all(), required=True, allow_null=False
     )
@@ -38,14 +41,6 @@ class TenantSerializer(TenantScopedSerializer):
         fields = super().get_fields()
         if self.instance is not None:
             fields["parent"].read_only = True  # moving tenants between parents is not supported
-        else:
-            # A new tenant may only hang under a tenant where the caller manages sub-tenants.
-            request = self.context.get("request")
-            manageable = allowed_tenants(
-                getattr(request, "user", None), Capability.MANAGE_SUBTENANTS, action="add"
-            )
-            if manageable is not None:
-                fields["parent"].queryset = Tenant.objects.filter(pk__in=manageable.values("pk"))
         return fields
 
 

@@ -11,7 +11,6 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
-from django.utils.decorators import method_decorator
 
 from core.access import user_has_capability
 from core.capabilities import Capability
@@ -94,11 +93,3 @@ def portal_view(view_func):
         return view_func(request, *args, **kwargs)
 
     return login_required(wrapper)
-
-
-class PortalViewMixin:
-    """The class-based form of ``portal_view``."""
-
-    @method_decorator(portal_view)
-    def dispatch(self, request, *args, **kwargs):
-        return super().dispatch(request, *args, **kwargs)

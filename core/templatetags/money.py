@@ -1,53 +1,43 @@
 """``{{ amount|money:currency }}``: an amount with its currency, formatted for the active language.
 
-Digits follow Django's locale formats (ru: "1 234,50", en: "1,234.50"; non-breaking spaces).
-The currency is placed the way each language writes it (CLDR conventions):
+Formatting is Babel's (``babel.numbers.format_currency``, CLDR data): digit grouping, decimal
+sign, the currency's symbol and where it goes, and the currency's number of decimals (2 for RUB
+and USD, 0 for JPY, 3 for KWD, ...). ru: ``1 234,50 ₽``, ``-1 234,50 $``, ``12,00 CHF``; en:
+``$1,234.50``, ``-£5.00``, ``¥1,235``, ``RUB 1,234.50`` (spaces are non-breaking).
 
-- ru: amount, then the symbol: ``1 234,50 ₽``, ``1 234,50 $``, ``-1 234,50 €``;
-  currencies without a Russian symbol keep their code: ``1 234,50 CHF``.
-- en: the symbol before the amount: ``$1,234.50``, ``€1,234.50``, ``-£5.00``; where English has
-  no unambiguous symbol (RUB, KZT, CNY, ...) the ISO code comes first: ``RUB 1,234.50``.
-- other languages: amount then ISO code.
-
-Amounts are rounded half-up to the currency's minor unit (2 decimals; 0 for JPY, KRW, ...).
-``None`` or text that is not a number renders as an empty string; no currency renders the number.
+Two choices are ours, not CLDR's: amounts are rounded half-up (as invoices are; Babel rounds
+half-even), and a zero never shows a minus sign. CLDR's currency spacing (a letter symbol such
+as ``RUB`` is kept apart from the digits) is applied here because Babel does not apply it.
+``None`` or text that is not a number renders as an empty string; no currency renders the
+number with two decimals.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from babel import Locale, UnknownLocaleError
+from babel.numbers import (
+    format_currency,
+    format_decimal,
+    get_currency_precision,
+    get_currency_symbol,
+)
 from django import template
 from django.utils import translation
-from django.utils.formats import number_format
 
 register = template.Library()
 
 NBSP = "\xa0"
-ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF"})
-
-# Symbols each language writes in place of the ISO code (CLDR); codes absent here stay codes.
-SYMBOLS = {
-    "ru": {
-        "RUB": "₽",
-        "USD": "$",
-        "EUR": "€",
-        "GBP": "£",
-        "JPY": "¥",
-        "CNY": "CN¥",
-        "KZT": "₸",
-        "UAH": "₴",
-        "BYN": "Br",
-        "TRY": "₺",
-        "INR": "₹",
-    },
-    "en": {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹"},
-}
-SYMBOL_FIRST = frozenset({"en"})
 
 
-def _language() -> str:
-    return (translation.get_language() or "en").split("-")[0].lower()
+def _locale() -> Locale:
+    language = translation.to_locale(translation.get_language() or "en")
+    try:
+        return Locale.parse(language)
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse("en")
 
 
 def _to_decimal(value) -> Decimal | None:
@@ -60,6 +50,25 @@ def _to_decimal(value) -> Decimal | None:
     return amount if amount.is_finite() else None
 
 
+def _rounded(amount: Decimal, places: int) -> Decimal:
+    amount = amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return abs(amount) if amount == 0 else amount  # no "-0,00"
+
+
+def _spaced(text: str, symbol: str) -> str:
+    """CLDR currency spacing: a symbol ending (or starting) with a letter or digit gets a
+    non-breaking space next to the digits, so "RUB1,234.50" reads "RUB 1,234.50"."""
+    if not symbol or symbol not in text:
+        return text
+    at = text.index(symbol)
+    before, after = text[:at], text[at + len(symbol) :]
+    if after[:1].isdigit() and not unicodedata.category(symbol[-1]).startswith("S"):
+        after = NBSP + after
+    if before[-1:].isdigit() and not unicodedata.category(symbol[0]).startswith("S"):
+        before = before + NBSP
+    return before + symbol + after
+
+
 def format_money(value, currency: str | None = None, *, language: str | None = None) -> str:
     """The formatted amount in ``language`` (default: the active language)."""
     if language is not None:
@@ -68,21 +77,13 @@ def format_money(value, currency: str | None = None, *, language: str | None = N
     amount = _to_decimal(value)
     if amount is None:
         return ""
+    locale = _locale()
     code = (currency or "").strip().upper()
-    places = 0 if code in ZERO_DECIMAL_CURRENCIES else 2
-    amount = amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    if amount == 0:
-        amount = abs(amount)  # no "-0,00"
-    negative = amount < 0
-    digits = number_format(abs(amount), decimal_pos=places, use_l10n=True, force_grouping=True)
-    sign = "-" if negative else ""
     if not code:
-        return f"{sign}{digits}"
-    lang = _language()
-    symbol = SYMBOLS.get(lang, {}).get(code)
-    if lang in SYMBOL_FIRST:
-        return f"{sign}{symbol}{digits}" if symbol else f"{sign}{code}{NBSP}{digits}"
-    return f"{sign}{digits}{NBSP}{symbol or code}"
+        return format_decimal(_rounded(amount, 2), format="#,##0.00", locale=locale)
+    amount = _rounded(amount, get_currency_precision(code))
+    text = format_currency(amount, code, locale=locale)
+    return _spaced(text, get_currency_symbol(code, locale=locale))
 
 
 @register.filter(name="money")

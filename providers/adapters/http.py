@@ -1,9 +1,9 @@
 """A small JSON-over-HTTP client shared by adapters: timeouts, retries, call counting, redaction.
 
-Every request has a (connect, read) timeout. 429, 5xx and connection failures are retried with
-exponential backoff and full jitter; a ``Retry-After`` header wins over the computed backoff
-(plus up to 10% jitter, so that workers throttled together do not return together). 401/403 are
-never retried. ``sleep`` and ``rng`` are injectable so tests can assert the waits without waiting.
+Every request has a (connect, read) timeout and goes through one retry loop (``_send``) applying
+``providers.adapters.retry.RetryPolicy``: 429, 5xx and connection failures are retried with
+backoff and jitter or as ``Retry-After`` says; 401/403 never are. ``sleep`` and ``rng`` are
+injectable so tests can assert the waits without waiting.
 
 All our provider calls are reads (a POST to a token or query endpoint included), so every method
 is retried.
@@ -16,7 +16,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -30,30 +29,9 @@ from providers.adapters.base import (
     ProviderResponseError,
     ProviderUnavailable,
 )
+from providers.adapters.retry import TRANSPORT_ERRORS, RetryPolicy, parse_retry_after
 
-RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-_TRANSPORT_ERRORS = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-)
 _REDACTED = "[redacted]"
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def describe(method: str, url: str, params: dict[str, Any] | None) -> str:
@@ -85,16 +63,16 @@ class HttpClient:
         session: requests.Session | None = None,
         user_agent: str = "InfraZen/0.1 (+https://github.com/infrazen)",
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
         self.provider = provider
         self.timeout = timeout
-        self.max_attempts = max_attempts
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
-        self.max_retry_after = max_retry_after
-        self.sleep = sleep
-        self.rng = rng or random.Random()  # noqa: S311 -- jitter, not cryptography
+        self.retry = RetryPolicy(
+            max_attempts=max_attempts,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            max_retry_after=max_retry_after,
+            sleep=sleep,
+            rng=rng or random.Random(),  # noqa: S311 -- jitter, not cryptography
+        )
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = user_agent
         self.api_calls = 0
@@ -127,43 +105,42 @@ class HttpClient:
     ) -> Any:
         """Send a request and return the decoded JSON body, retrying transient failures."""
         what = describe(method, url, params)
+        response = self._send(
+            what,
+            lambda: self.session.request(
+                method, url, params=params, json=json_body, headers=headers, timeout=self.timeout
+            ),
+        )
+        return self._decode(response, what)
+
+    def _send(self, what: str, attempt_once: Callable[[], requests.Response]) -> requests.Response:
+        """Call ``attempt_once`` until it answers below 300, under the retry policy; raise the
+        last failure (a ProviderError) otherwise."""
+        policy = self.retry
         attempt = 0
         while True:
             attempt += 1
             with self._lock:
                 self.api_calls += 1
             try:
-                response = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json_body,
-                    headers=headers,
-                    timeout=self.timeout,
-                )
-            except _TRANSPORT_ERRORS as exc:
+                response = attempt_once()
+            except TRANSPORT_ERRORS as exc:
                 failure: ProviderError = ProviderUnavailable(
                     self.redact(f"{self.provider}: {what} failed: {type(exc).__name__}")
                 )
                 retry_after = None
             else:
                 if response.status_code < 300:
-                    return self._decode(response, what)
+                    return response
                 failure, retry_after = self._failure(response, what)
-                if response.status_code not in RETRYABLE_STATUSES:
+                response.close()
+                if not policy.retryable(response.status_code):
                     raise failure
-            if attempt >= self.max_attempts:
+            if attempt >= policy.max_attempts:
                 raise failure.annotate(f"gave up after {attempt} attempts")
             with self._lock:
                 self.retries += 1
-            self.sleep(self._delay(attempt, retry_after))
-
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            wait = min(retry_after, self.max_retry_after)
-            return wait + self.rng.uniform(0, wait * 0.1)
-        # Full jitter: spreads retries of many workers evenly instead of in synchronized waves.
-        return self.rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
+            policy.sleep(policy.delay(attempt, retry_after))
 
     def _decode(self, response: requests.Response, what: str) -> Any:
         if not response.content:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, IntegerField, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +19,7 @@ from providers.models import (
     Resource,
     SyncRun,
 )
+from providers.selectors import connection_with_resource_counts
 from providers.services.connections import (
     connection_create,
     connection_delete,
@@ -82,19 +81,6 @@ class ConnectionForm(forms.ModelForm):
         return cleaned
 
 
-def _resource_count(**filters):
-    # One correlated subquery per displayed row (evaluated after LIMIT), not a GROUP BY over
-    # every resource of every connection in scope.
-    resources = (
-        Resource.objects.filter(connection=OuterRef("pk"), **filters)
-        .order_by()
-        .values("connection")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(resources, output_field=IntegerField()), 0)
-
-
 @admin.register(Connection)
 class ConnectionAdmin(TenantScopedAdmin):
     action_nouns = (_("connection"), _("connections"))
@@ -127,14 +113,7 @@ class ConnectionAdmin(TenantScopedAdmin):
     ]
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                live_count=_resource_count(deleted_at__isnull=True),
-                deleted_count=_resource_count(deleted_at__isnull=False),
-            )
-        )
+        return connection_with_resource_counts(super().get_queryset(request))
 
     def get_fields(self, request, obj=None):
         editable = ["tenant", "provider", "name", "credentials", "scope", "endpoints"]

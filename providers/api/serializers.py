@@ -18,8 +18,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
-from core.access import allowed_tenants
 from core.api.base import TenantScopedSerializer
+from core.api.tenant_choices import TenantChoiceMixin
 from core.capabilities import Capability
 from core.models import Tenant
 from providers.connection_settings import settings_shape_errors
@@ -63,7 +63,8 @@ class SecondsField(serializers.IntegerField):
         return timedelta(seconds=seconds)
 
 
-class ConnectionSerializer(TenantScopedSerializer):
+class ConnectionSerializer(TenantChoiceMixin, TenantScopedSerializer):
+    tenant_choice_capability = Capability.MANAGE_CONNECTIONS
     tenant = serializers.PrimaryKeyRelatedField(queryset=Tenant.objects.all())
     credentials = serializers.JSONField(
         write_only=True,
@@ -119,13 +120,6 @@ class ConnectionSerializer(TenantScopedSerializer):
             fields["tenant"].read_only = True
             fields["provider"].read_only = True
             fields["credentials"].required = False
-        else:
-            request = self.context.get("request")
-            manageable = allowed_tenants(
-                getattr(request, "user", None), Capability.MANAGE_CONNECTIONS, action="add"
-            )
-            if manageable is not None:
-                fields["tenant"].queryset = Tenant.objects.filter(pk__in=manageable.values("pk"))
         return fields
 
     def get_has_credentials(self, obj) -> bool:
@@ -352,9 +346,11 @@ def stream_size(stream) -> int:
     return getattr(stream, "size", None) or len(stream.getbuffer())
 
 
-class ImportUploadSerializer(TenantScopedSerializer):
+class ImportUploadSerializer(TenantChoiceMixin, TenantScopedSerializer):
     """A FOCUS file to import: multipart ``file``, or JSON with the bytes base64-encoded in
     ``content``. Queued (202) unless ``wait`` is true (small files only: imported at once, 201)."""
+
+    tenant_choice_capability = Capability.MANAGE_CONNECTIONS
 
     tenant = serializers.PrimaryKeyRelatedField(queryset=Tenant.objects.all())
     file = serializers.FileField(
@@ -393,16 +389,6 @@ class ImportUploadSerializer(TenantScopedSerializer):
         model = ImportRun
         fields = ["tenant", "file", "content", "file_name", "source_key", "policy", "force", "wait"]
 
-    def get_fields(self):
-        fields = super().get_fields()
-        request = self.context.get("request")
-        manageable = allowed_tenants(
-            getattr(request, "user", None), Capability.MANAGE_CONNECTIONS, action="add"
-        )
-        if manageable is not None:
-            fields["tenant"].queryset = Tenant.objects.filter(pk__in=manageable.values("pk"))
-        return fields
-
     def validate(self, attrs):
         attrs = super().validate(attrs)
         stream, name, field = uploaded_stream(attrs)
@@ -427,10 +413,12 @@ class StorageKeysSerializer(serializers.Serializer):
     secret_access_key = serializers.CharField(max_length=256, style={"input_type": "password"})
 
 
-class CostSourceSerializer(TenantScopedSerializer):
+class CostSourceSerializer(TenantChoiceMixin, TenantScopedSerializer):
     """An S3-compatible bucket of billing files pulled on a schedule. The key pair is
     write-only: accepted on create/update, never returned (``has_credentials`` says whether one
     is stored). ``pull_interval`` is in seconds."""
+
+    tenant_choice_capability = Capability.MANAGE_CONNECTIONS
 
     tenant = serializers.PrimaryKeyRelatedField(queryset=Tenant.objects.all())
     credentials = StorageKeysSerializer(
@@ -495,13 +483,6 @@ class CostSourceSerializer(TenantScopedSerializer):
             fields["tenant"].read_only = True
             fields["kind"].read_only = True
             fields["credentials"].required = False
-        else:
-            request = self.context.get("request")
-            manageable = allowed_tenants(
-                getattr(request, "user", None), Capability.MANAGE_CONNECTIONS, action="add"
-            )
-            if manageable is not None:
-                fields["tenant"].queryset = Tenant.objects.filter(pk__in=manageable.values("pk"))
         return fields
 
     def get_has_credentials(self, obj) -> bool:

@@ -15,8 +15,7 @@ import zoneinfo
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -29,8 +28,9 @@ from core.capabilities import Capability
 from core.crypto import DecryptionError
 from core.portal.tenancy import portal_can, portal_view
 from providers.connection_settings import SCOPE_OPTIONS
-from providers.models import Connection, ProviderType, Resource, SyncRun
+from providers.models import Connection, ProviderType, SyncRun
 from providers.portal.connection_forms import ConnectionForm, interval_label
+from providers.selectors import connection_with_resource_counts
 from providers.services.connections import (
     connection_create,
     connection_request_sync,
@@ -106,29 +106,14 @@ RUN_TRIGGER = {
 # --- reading ----------------------------------------------------------------------------------
 
 
-def _resource_count(**filters):
-    # A correlated count per connection (the (connection, provider_id) index answers it), so the
-    # page costs the same few queries however many connections the tenant has.
-    counts = (
-        Resource.objects.filter(connection=OuterRef("pk"), **filters)
-        .order_by()
-        .values("connection")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
-
-
 def tenant_connections(request):
     """The current tenant's connections with counts and their last few runs, in 3 queries."""
     runs = SyncRun.objects.for_user(request.user, "view").order_by("-started_at", "-id")
+    connections = Connection.objects.for_user(request.user, "view").for_tenant(
+        request.portal_tenant
+    )
     return (
-        Connection.objects.for_user(request.user, "view")
-        .for_tenant(request.portal_tenant)
-        .annotate(
-            live_count=_resource_count(deleted_at__isnull=True),
-            deleted_count=_resource_count(deleted_at__isnull=False),
-        )
+        connection_with_resource_counts(connections)
         # A sliced prefetch: one query, a window function keeps RECENT_RUNS per connection.
         .prefetch_related(Prefetch("sync_runs", queryset=runs[:RECENT_RUNS], to_attr="recent"))
         .order_by("name", "pk")

@@ -31,10 +31,10 @@ from core.crypto import DecryptionError
 from core.services.guards import require_capability
 from providers.adapters.base import ProviderAuthError, ProviderError
 from providers.costs import loader
-from providers.costs.sources import runs
 from providers.costs.sources.s3 import S3Client, S3Object
 from providers.costs.sources.yandex_export import day_from_key
 from providers.models import CostSource, CostSourceObject, ImportRun
+from providers.services import import_runs as runs
 from providers.services.cost_sources import source_credentials
 from providers.services.costs import cost_file_import
 from providers.services.scheduled import Lease

@@ -1,9 +1,10 @@
-"""Cost sources: create, update, enable/disable, delete, pull; import a Yandex export file.
+"""Cost sources: create, update, enable/disable, delete, request a pull.
 
 Services check the capability (manage_connections), validate tenant consistency and write one
-audit event; the work itself lives in ``providers.costs.sources`` (S3 access, the Yandex export
-mapping, the pull engine). Pulls are scheduled by ``next_pull_at`` (one dispatcher task, as for
-syncs) and never overlap (a lease on the source).
+audit event. The pull itself is ``providers.services.cost_source_pulls``, a single Yandex export
+file ``providers.services.yandex_imports``; S3 access and the export mapping live in
+``providers.costs.sources``. Pulls are scheduled by ``next_pull_at`` and never overlap (see
+``providers.services.scheduled``).
 """
 
 from __future__ import annotations

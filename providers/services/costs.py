@@ -30,6 +30,7 @@ from providers.costs.progress import ProgressWriter
 from providers.costs.vat import VatResolver
 from providers.focus import FocusReader, Kind
 from providers.models import ImportRun
+from providers.selectors import import_run_loaded_content
 from providers.services.import_runs import (
     ImportRejected,
     apply_result,
@@ -90,17 +91,7 @@ def cost_file_import(
             started_at=timezone.now(),
             created_by=actor if getattr(actor, "pk", None) else None,
         )
-        duplicate = (
-            ImportRun.objects.filter(
-                tenant=tenant,
-                source_key=source_key,
-                file_sha256=sha256,
-                status=ImportRun.Status.SUCCEEDED,
-            )
-            .exclude(pk=run.pk)
-            .order_by("-finished_at")
-            .first()
-        )
+        duplicate = import_run_loaded_content(run)
         if duplicate is not None and not force:
             return finish_skipped(actor, run, duplicate)
         return import_into_run(actor, tenant, run, stream, progress)

@@ -1,7 +1,8 @@
-"""The ImportRun lifecycle shared by every cost import (FOCUS files, Yandex daily exports).
+"""The ImportRun lifecycle shared by every cost import (FOCUS files, Yandex daily exports, pulls).
 
 The run exists before anything is read, so a failure always leaves a run with its reason; the
-success, failure and skip paths each write exactly one audit event of the same types.
+success, failure and skip paths each write exactly one audit event of the same types. A pull
+that fails before reading a file records a failed run too (its own audit event covers it).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from django.utils.translation import gettext as _
 
 from core.audit import record_event
 from providers.models import ImportRun
+
+MAX_FILE_NAME = ImportRun._meta.get_field("file_name").max_length
 
 
 class ImportRejected(Exception):
@@ -86,3 +89,26 @@ def audit_summary(run: ImportRun) -> dict:
         "totals": run.totals,
         "error": run.error,
     }
+
+
+def file_name_for(key: str) -> str:
+    # Keys may be up to 1024 characters; the end of a key (the file's own name) says the most.
+    return key if len(key) <= MAX_FILE_NAME else "…" + key[-(MAX_FILE_NAME - 1) :]
+
+
+def failed_run(*, tenant_id, source, source_key, connection_id, file_name, reason) -> ImportRun:
+    """A run for a pull that failed before reading a file (listing refused, download broken):
+    visible beside the file imports, with the reason. The pull's audit event covers it."""
+    now = timezone.now()
+    return ImportRun.objects.create(
+        tenant_id=tenant_id,
+        source=source,
+        source_key=source_key,
+        connection_id=connection_id,
+        file_name=file_name_for(file_name),
+        status=ImportRun.Status.FAILED,
+        error=reason,
+        started_at=now,
+        finished_at=now,
+        duration_ms=0,
+    )

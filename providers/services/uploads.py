@@ -35,6 +35,7 @@ from core.services.guards import require_capability
 from providers import run_locks
 from providers.focus import FocusReader
 from providers.models import ImportRun
+from providers.selectors import import_run_loaded_content
 
 UPLOAD_DIR = "imports"
 COPY_BLOCK = 1 << 20
@@ -213,17 +214,7 @@ def _execute(run_id: int, path: Path, force: bool) -> ImportRun | None:
                 "name": run.file_name
             }
             return finish_failed(actor, run, None, time.monotonic(), reason)
-        duplicate = (
-            ImportRun.objects.filter(
-                tenant_id=run.tenant_id,
-                source_key=run.source_key,
-                file_sha256=run.file_sha256,
-                status=ImportRun.Status.SUCCEEDED,
-            )
-            .exclude(pk=run.pk)
-            .order_by("-finished_at")
-            .first()
-        )
+        duplicate = import_run_loaded_content(run)
         if duplicate is not None and not force:
             return finish_skipped(actor, run, duplicate)
         with path.open("rb") as stream:

@@ -28,10 +28,11 @@ from core.services.guards import require_capability
 from providers import run_locks
 from providers.costs import loader
 from providers.costs.progress import ProgressWriter
-from providers.costs.sources import runs
 from providers.costs.sources.yandex_export import YandexExportReader, day_from_key, msk_day_range
 from providers.costs.vat import VatResolver
 from providers.models import ImportRun
+from providers.selectors import import_run_unchanged_file
+from providers.services import import_runs as runs
 from providers.services.costs import file_digest
 
 MAX_STORED_EXAMPLES = 20
@@ -111,7 +112,7 @@ def import_day(actor, job: DayFile, stream: BinaryIO) -> ImportRun:
         started_at=timezone.now(),
         created_by=actor if getattr(actor, "pk", None) else None,
     )
-    duplicate = None if job.force else runs.previous_load(run)
+    duplicate = None if job.force else import_run_unchanged_file(run)
     if duplicate is not None:
         return runs.finish_skipped(actor, run, duplicate)
     # Held while loading: a run whose process dies is recognised as abandoned.

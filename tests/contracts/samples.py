@@ -47,6 +47,13 @@ def _tenant(world, tenant):
     return TenantFactory(parent=tenant)
 
 
+@sample("auth.user")
+def _user(world, tenant):
+    # Users are not tenant-owned; an account that is a member of ``tenant`` only is "its" user
+    # (what another tenant's operator must not find through user pickers and autocomplete).
+    return member(tenant, Role.VIEWER)
+
+
 @sample("core.membership")
 def _membership(world, tenant):
     from core.models import Membership
@@ -236,22 +243,11 @@ def _case_token_revoke(world):
 
 
 # --- providers -----------------------------------------------------------------------------
-_seq = iter(range(10**9))
-
-
 def _connection(tenant, **extra):
-    from providers.services.connections import connection_create
+    from tests.factories import ConnectionFactory
 
     # "selectel" has no discovery adapter yet: syncs fail at once, with no network involved.
-    return connection_create(
-        actor=None,
-        tenant=tenant,
-        provider=extra.pop("provider", "selectel"),
-        name=f"Connection {next(_seq)}",
-        credentials={"token": "sample-secret"},
-        start_sync=False,
-        **extra,
-    )
+    return ConnectionFactory(tenant=tenant, **{"provider": "selectel", **extra})
 
 
 @sample("providers.connection")
@@ -261,9 +257,9 @@ def _sample_connection(world, tenant):
 
 @sample("providers.resource")
 def _sample_resource(world, tenant, connection=None):
-    from tests.factories import resource_row
+    from tests.factories import ResourceFactory
 
-    return resource_row(connection or _connection(tenant), next(_seq))
+    return ResourceFactory(connection=connection or _connection(tenant))
 
 
 @sample("providers.resourceevent")

@@ -23,27 +23,15 @@ def _case_resource_metrics_collect(world):
 
 # --- cost data -------------------------------------------------------------------------------
 def _focus_file(rows: int = 5, seed: int = 1):
-    """A small conformant FOCUS 1.2 CSV in memory."""
-    import io
+    from tests.factories import focus_file
 
-    from providers.focus import write_focus_csv
-    from tests.providers.focus.factories import conformant_rows
-
-    text = io.StringIO()
-    write_focus_csv(text, conformant_rows(rows, seed=seed))
-    return io.BytesIO(text.getvalue().encode())
+    return focus_file(rows, seed)
 
 
 def _import_run(tenant, *, seed: int = 1):
-    from providers.services.costs import cost_file_import
+    from tests.factories import ImportRunFactory
 
-    return cost_file_import(
-        actor=None,
-        tenant=tenant,
-        file=_focus_file(seed=seed),
-        file_name=f"sample-{seed}.csv",
-        source_key=f"sample-{next(_cost_seq)}",
-    )
+    return ImportRunFactory(tenant=tenant, seed=seed, source_key=f"sample-{next(_cost_seq)}")
 
 
 _cost_seq = iter(range(10**9))
@@ -113,20 +101,9 @@ def _yandex_sim():
 
 
 def _cost_source(tenant, **extra):
-    from providers.services.cost_sources import cost_source_create
+    from tests.factories import CostSourceFactory
 
-    return cost_source_create(
-        actor=None,
-        tenant=tenant,
-        kind=extra.pop("kind", "yandex_billing_export"),
-        name=f"Cost source {next(_source_seq)}",
-        bucket=extra.pop("bucket", "billing-bucket"),
-        credentials=extra.pop(
-            "credentials", {"access_key_id": "YCAJEsample", "secret_access_key": "YCsample"}
-        ),
-        start_pull=False,
-        **extra,
-    )
+    return CostSourceFactory(tenant=tenant, **extra)
 
 
 @sample("providers.costsource")
@@ -316,17 +293,10 @@ from tests.contracts.samples import CREATE_PAYLOADS  # noqa: E402  (kept append-
 
 
 def _cost_source_payload(world):
-    from providers.services.connections import connection_create
+    from tests.factories import ConnectionFactory
 
     # B's own Yandex Cloud connection: an export belongs to one (the relation the matrix swaps).
-    connection = connection_create(
-        actor=None,
-        tenant=world.b,
-        provider="yandex_cloud",
-        name=f"Beta cloud {next(_source_seq)}",
-        credentials={"oauth_token": "y0_contract"},
-        start_sync=False,
-    )
+    connection = ConnectionFactory(tenant=world.b, name=f"Beta cloud {next(_source_seq)}")
     return {
         "tenant": world.b.pk,
         "kind": "yandex_billing_export",

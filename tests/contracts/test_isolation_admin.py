@@ -90,11 +90,16 @@ def _fk_fields_with_searchable_targets():
 @pytest.mark.parametrize(
     ("model", "field"), _fk_fields_with_searchable_targets(), ids=lambda x: str(x)
 )
-def test_autocomplete_never_returns_other_tenants(world, operator_b_client, model, field):
+def test_autocomplete_never_returns_other_tenants(world, operator_b_client, rf, model, field):
     target = field.remote_field.model
-    foreign = {world.a.pk} if target is Tenant else set()
-    if target._meta.label_lower in SAMPLES and target is not Tenant:
-        foreign.add(SAMPLES[target._meta.label_lower](world, world.a).pk)
+    # A's own row of the target model (for users: an account that is a member of A only).
+    foreign = {SAMPLES[target._meta.label_lower](world, world.a).pk}
+    if target is Tenant:
+        foreign.add(world.a.pk)
+    request = rf.get("/")
+    request.user = world.operator_b
+    may_view = admin.site._registry[target].has_view_permission(request)
+
     response = operator_b_client.get(
         reverse("admin:autocomplete"),
         {
@@ -104,11 +109,12 @@ def test_autocomplete_never_returns_other_tenants(world, operator_b_client, mode
             "term": "",
         },
     )
-    if response.status_code == 403:
-        return
-    assert response.status_code == 200
-    returned = {int(item["id"]) for item in response.json()["results"]}
+
+    assert response.status_code == (200 if may_view else 403)
+    body = response.json() if may_view else {"results": [], "pagination": {"more": False}}
+    returned = {int(item["id"]) for item in body["results"]}
     assert not returned & foreign
+    assert body["pagination"]["more"] is False  # nothing hidden on a second page
 
 
 def test_operator_sees_own_tenants_in_admin(world, client):

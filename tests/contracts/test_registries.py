@@ -1,6 +1,7 @@
 """Every model, admin, viewset, filterset and service uses the scoped bases and is registered."""
 
 import pytest
+from rest_framework.test import APIClient
 
 from core.admin.base import TenantScopedAdmin
 from core.api.base import TenantScopedFilterSet, TenantScopedSerializer, TenantScopedViewSet
@@ -31,17 +32,29 @@ def test_every_scoped_model_has_a_sample_builder(model):
     )
 
 
-def test_every_model_with_a_tenant_fk_is_scoped():
+def _models_with_a_tenant_fk() -> list[type]:
     from django.apps import apps
 
-    scoped = set(tenant_scoped_models())
-    for model in apps.get_models():
-        if model._meta.app_label not in ("core", "providers", "allocation", "optimization"):
-            continue
-        names = {f.name for f in model._meta.get_fields()}
-        if "tenant" in names:
-            assert model in scoped, f"{model._meta.label} has a tenant FK but no scoped manager"
-            assert isinstance(model._default_manager.all(), TenantScopedQuerySet)
+    return [
+        model
+        for model in apps.get_models()
+        if model._meta.app_label in ("core", "providers", "allocation", "optimization")
+        and "tenant" in {f.name for f in model._meta.get_fields()}
+    ]
+
+
+def test_models_with_a_tenant_fk_are_found():
+    # Guards the guard below: an empty list would pass it vacuously.
+    labels = {m._meta.label_lower for m in _models_with_a_tenant_fk()}
+    assert {"core.membership", "providers.connection", "providers.costlineitem"} <= labels
+
+
+@pytest.mark.parametrize("model", _models_with_a_tenant_fk(), ids=lambda m: m._meta.label_lower)
+def test_every_model_with_a_tenant_fk_is_scoped(model):
+    assert model in tenant_scoped_models(), (
+        f"{model._meta.label} has a tenant FK but no scoped manager"
+    )
+    assert isinstance(model._default_manager.all(), TenantScopedQuerySet)
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.basename)
@@ -56,10 +69,30 @@ def test_every_viewset_uses_the_scoped_bases(endpoint):
     assert endpoint.viewset.pagination_class is not None
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.basename)
-def test_every_create_endpoint_has_a_payload(endpoint):
-    if "POST" in endpoint.list_actions:
-        assert endpoint.basename in CREATE_PAYLOADS
+CREATE_ENDPOINTS = [e for e in ENDPOINTS if "POST" in e.list_actions]
+
+
+def test_create_payloads_match_the_create_endpoints():
+    # Both directions, so neither list can drift: no create endpoint without a payload, and no
+    # payload left behind for an endpoint that no longer creates (the matrices would skip it).
+    assert CREATE_ENDPOINTS, "discovery found no create endpoint"
+    assert {e.basename for e in CREATE_ENDPOINTS} == set(CREATE_PAYLOADS)
+
+
+@pytest.mark.parametrize("endpoint", CREATE_ENDPOINTS, ids=lambda e: e.basename)
+def test_every_create_endpoint_has_a_payload(world, endpoint):
+    # The matrices post variations of this payload as B's operator and expect refusals for the
+    # variation only: the payload itself must create, or their refusals would prove nothing.
+    client = APIClient()
+    client.force_authenticate(world.operator_b)
+    before = endpoint.model.objects.count()
+
+    response = client.post(
+        endpoint.list_url, CREATE_PAYLOADS[endpoint.basename](world), format="json"
+    )
+
+    assert response.status_code in (201, 202), response.content
+    assert endpoint.model.objects.count() == before + 1
 
 
 @pytest.mark.parametrize(

@@ -139,6 +139,16 @@ def test_revoke_is_audited_and_idempotent_errors_are_clear(world, api_as, read_t
     assert AuditEvent.objects.filter(event_type="api_token.revoked").count() == 1
 
 
+def test_tokens_can_be_listed_per_user(world, api_as):
+    mine = api_token_create(actor=world.owner_a, tenant=world.a, name="mine").token
+    api_token_create(actor=world.operator_a, tenant=world.a, name="theirs")
+
+    response = api_as(world.owner_a).get("/api/v1/tokens/", {"user": world.owner_a.pk})
+
+    assert response.status_code == 200
+    assert [t["id"] for t in response.json()["results"]] == [mine.pk]
+
+
 # --- a token never outlives the token that creates it; revocation cascades -----------------
 
 

@@ -1,4 +1,6 @@
-"""factory_boy factories. Tenants and memberships go through the services, as in production."""
+"""factory_boy factories. Rows with secrets or side effects (memberships, connections, cost
+sources, imports) go through their services, as in production; plain records (users, tenants,
+resources as a sync stored them) are inserted directly."""
 
 from __future__ import annotations
 
@@ -10,6 +12,12 @@ from core.models import Tenant
 from core.services.memberships import membership_create
 
 User = get_user_model()
+
+
+def _now():
+    from django.utils import timezone
+
+    return timezone.now()
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -45,24 +53,128 @@ def member(tenant: Tenant, role: str = Role.VIEWER, **user_kwargs):
     return user
 
 
+class _ServiceFactory(factory.Factory):
+    """A factory whose ``create`` calls a service (``service``) with the declared fields."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return cls._service()(**kwargs)
+
+
+class ConnectionFactory(_ServiceFactory):
+    """``connection_create`` without the first sync (credentials encrypted, webhook secret set).
+
+    The default provider is Yandex Cloud with an OAuth token; ``provider="selectel"`` (no
+    discovery adapter yet) makes syncs fail at once with no network involved.
+    """
+
+    class Meta:
+        model = "providers.Connection"
+
+    actor = None
+    tenant = factory.SubFactory(TenantFactory)
+    provider = "yandex_cloud"
+    name = factory.Sequence(lambda n: f"Connection {n}")
+    credentials = factory.LazyAttribute(
+        lambda o: (
+            {"oauth_token": f"y0_{o.name.replace(' ', '_')}"}
+            if o.provider == "yandex_cloud"
+            else {"token": "sample-secret"}
+        )
+    )
+    start_sync = False
+
+    @staticmethod
+    def _service():
+        from providers.services.connections import connection_create
+
+        return connection_create
+
+
+class CostSourceFactory(_ServiceFactory):
+    """``cost_source_create`` without the first pull: a Yandex billing export by default."""
+
+    class Meta:
+        model = "providers.CostSource"
+
+    actor = None
+    tenant = factory.SubFactory(TenantFactory)
+    kind = "yandex_billing_export"
+    name = factory.Sequence(lambda n: f"Cost source {n}")
+    bucket = "billing-bucket"
+    credentials = factory.LazyFunction(
+        lambda: {"access_key_id": "YCAJEsample", "secret_access_key": "YCsample"}
+    )
+    start_pull = False
+
+    @staticmethod
+    def _service():
+        from providers.services.cost_sources import cost_source_create
+
+        return cost_source_create
+
+
+def focus_file(rows: int = 5, seed: int = 1, month: int = 1):
+    """A small conformant FOCUS 1.2 CSV in memory."""
+    import io
+
+    from providers.focus import write_focus_csv
+    from tests.providers.focus.factories import conformant_rows
+
+    text = io.StringIO()
+    write_focus_csv(text, conformant_rows(rows, seed=seed, month=month))
+    return io.BytesIO(text.getvalue().encode())
+
+
+class ImportRunFactory(_ServiceFactory):
+    """A real import (``cost_file_import``) of a small generated FOCUS file: the run, its line
+    items and rollups. ``rows``, ``seed`` and ``month`` shape the file; ``file`` replaces it."""
+
+    class Meta:
+        model = "providers.ImportRun"
+
+    class Params:
+        rows = 5
+        seed = factory.Sequence(lambda n: n + 1)
+        month = 1
+
+    actor = None
+    tenant = factory.SubFactory(TenantFactory)
+    file = factory.LazyAttribute(lambda o: focus_file(o.rows, o.seed, o.month))
+    file_name = factory.LazyAttribute(lambda o: f"focus-{o.seed}.csv")
+    source_key = factory.Sequence(lambda n: f"focus-{n}")
+
+    @staticmethod
+    def _service():
+        from providers.services.costs import cost_file_import
+
+        return cost_file_import
+
+
+class ResourceFactory(factory.django.DjangoModelFactory):
+    """A registry row as a sync would have stored it (provider id ``id-<n>``)."""
+
+    class Meta:
+        model = "providers.Resource"
+
+    connection = factory.SubFactory(ConnectionFactory)
+    tenant_id = factory.SelfAttribute("connection.tenant_id")
+    provider = factory.SelfAttribute("connection.provider")
+    provider_id = factory.Sequence(lambda n: f"res-{n}")
+    type = "vm"
+    name = factory.Sequence(lambda n: f"vm-res-{n}")
+    status = "running"
+    pricing_model = "on_demand"
+    first_seen_at = factory.LazyFunction(_now)
+    last_seen_at = factory.SelfAttribute("first_seen_at")
+    content_hash = "0" * 64
+
+
 def resource_row(connection, n: int, **fields):
-    """A registry row of ``connection`` (provider id ``id-<n>``), as a sync would have stored it."""
-    from django.utils import timezone
-
-    from providers.models import Resource
-
-    now = timezone.now()
-    values = {
-        "tenant_id": connection.tenant_id,
-        "connection": connection,
-        "provider": connection.provider,
-        "provider_id": f"id-{n}",
-        "type": "vm",
-        "name": f"vm-{n}",
-        "status": "running",
-        "pricing_model": "on_demand",
-        "first_seen_at": now,
-        "last_seen_at": now,
-        "content_hash": "0" * 64,
-    }
-    return Resource.objects.create(**{**values, **fields})
+    """A registry row of ``connection`` numbered ``n``: provider id ``id-<n>``, name ``vm-<n>``."""
+    return ResourceFactory(
+        connection=connection, **{"provider_id": f"id-{n}", "name": f"vm-{n}", **fields}
+    )

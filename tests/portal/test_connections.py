@@ -21,9 +21,8 @@ from core.crypto import decrypt_json
 from core.models import AuditEvent
 from providers.adapters.yandex.simulator import SimulatorConfig, YandexCloudSimulator
 from providers.models import Connection, SyncRun
-from providers.services.connections import connection_create
 from providers.tasks import connection_sync_task
-from tests.factories import resource_row
+from tests.factories import ConnectionFactory, resource_row
 
 URL = reverse("portal:connections")
 ADD = reverse("portal:connections_add")
@@ -35,15 +34,7 @@ def _action(name: str, connection) -> str:
 
 
 def _yandex(tenant, name="Production", **extra):
-    return connection_create(
-        actor=None,
-        tenant=tenant,
-        provider="yandex_cloud",
-        name=name,
-        credentials={"oauth_token": TOKEN},
-        start_sync=False,
-        **extra,
-    )
+    return ConnectionFactory(tenant=tenant, name=name, credentials={"oauth_token": TOKEN}, **extra)
 
 
 def _run(connection, **fields):
@@ -258,23 +249,19 @@ def test_disable_and_enable_are_audited(login, world, queued, django_capture_on_
 
 def test_verify_says_whether_the_credentials_work(login, world, sim):
     # Simulator endpoints need an MSP operator (customers cannot set endpoint overrides).
-    good = connection_create(
+    good = ConnectionFactory(
         actor=world.operator_a,
         tenant=world.a,
-        provider="yandex_cloud",
         name="Good",
         credentials={"oauth_token": sim.oauth_token},
         endpoints={"*": sim.url},
-        start_sync=False,
     )
-    bad = connection_create(
+    bad = ConnectionFactory(
         actor=world.operator_a,
         tenant=world.a,
-        provider="yandex_cloud",
         name="Bad",
         credentials={"oauth_token": "y0_wrong-token"},
         endpoints={"*": sim.url},
-        start_sync=False,
     )
     client = login(world.owner_a)
 

@@ -23,6 +23,11 @@ NB = "\xa0"
         ("en", Decimal("-0.001"), "EUR", "€0.00"),
         ("en", "1000000", "rub", f"RUB{NB}1,000,000.00"),
         ("en", 3, None, "3.00"),
+        # Decimals come from CLDR (Babel), not a hand-kept table: the dinar has three.
+        ("ru", Decimal("1234.5675"), "KWD", f"1{NB}234,568{NB}KWD"),
+        ("en", Decimal("1234.5675"), "KWD", f"KWD{NB}1,234.568"),
+        ("en", Decimal("99.995"), "CHF", f"CHF{NB}100.00"),
+        ("en", Decimal("1234.5"), "CNY", "CN¥1,234.50"),
     ],
 )
 def test_format_money(language, amount, currency, expected):

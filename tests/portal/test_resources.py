@@ -12,8 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from providers.models import Connection, ResourceEvent, ResourceMetricDaily
-from providers.services.connections import connection_create
-from tests.factories import resource_row
+from tests.factories import ConnectionFactory, resource_row
 
 URL = reverse("portal:resources")
 
@@ -23,14 +22,7 @@ def _detail(resource) -> str:
 
 
 def _connection(tenant, name="Production"):
-    return connection_create(
-        actor=None,
-        tenant=tenant,
-        provider="yandex_cloud",
-        name=name,
-        credentials={"oauth_token": "y0_token"},
-        start_sync=False,
-    )
+    return ConnectionFactory(tenant=tenant, name=name, credentials={"oauth_token": "y0_token"})
 
 
 def _names(response) -> list[str]:

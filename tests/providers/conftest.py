@@ -11,6 +11,7 @@ import pytest
 from providers.adapters.http import HttpClient
 from providers.adapters.yandex import YandexCloudAdapter
 from providers.adapters.yandex.simulator import SimulatorConfig, YandexCloudSimulator
+from tests.factories import ConnectionFactory
 
 
 @pytest.fixture
@@ -21,17 +22,13 @@ def yc_sim() -> Iterator[YandexCloudSimulator]:
 
 @pytest.fixture
 def yc_connection(world, yc_sim):
-    from providers.services.connections import connection_create
-
     # An MSP operator: only operators may point a connection at another endpoint (the simulator).
-    return connection_create(
+    return ConnectionFactory(
         actor=world.operator_a,
         tenant=world.a,
-        provider="yandex_cloud",
         name="Alpha production",
         credentials={"oauth_token": yc_sim.oauth_token},
         endpoints={"*": yc_sim.url},
-        start_sync=False,
     )
 
 

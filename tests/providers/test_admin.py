@@ -14,12 +14,11 @@ from django.utils import timezone
 from core.models import AuditEvent
 from providers.models import Connection, Resource, ResourceEvent, SyncRun
 from providers.services.connections import (
-    connection_create,
     connection_credentials,
     connection_set_enabled,
     webhook_secret,
 )
-from tests.factories import resource_row
+from tests.factories import ConnectionFactory, resource_row
 
 pytestmark = pytest.mark.django_db
 
@@ -135,14 +134,11 @@ def test_change_with_empty_credentials_keeps_them(world, operator, yc_connection
 
 # --- actions --------------------------------------------------------------------------------------
 def test_verify_action_reports_success_and_failure(world, operator, yc_connection, yc_sim):
-    broken = connection_create(
-        actor=None,
+    broken = ConnectionFactory(
         tenant=world.a,
-        provider="yandex_cloud",
         name="Broken",
         credentials={"oauth_token": "y0_wrong"},
         endpoints={"*": yc_sim.url},
-        start_sync=False,
     )
 
     response = _act(operator, "verify_connections", yc_connection, broken)

@@ -13,12 +13,11 @@ from core.models import AuditEvent
 from providers.metrics_store import samples_write
 from providers.models import Connection, Resource, ResourceEvent, ResourceMetricDaily, SyncRun
 from providers.services.connections import (
-    connection_create,
     connection_credentials,
     connection_set_enabled,
     webhook_secret,
 )
-from tests.factories import resource_row
+from tests.factories import ConnectionFactory, resource_row
 
 pytestmark = pytest.mark.django_db
 
@@ -172,14 +171,12 @@ def test_verify_against_the_simulator(world, api_as, yc_connection):
 
 
 def test_verify_with_a_bad_token_marks_auth_failed(world, api_as, yc_sim):
-    connection = connection_create(
+    connection = ConnectionFactory(
         actor=world.operator_a,
         tenant=world.a,
-        provider="yandex_cloud",
         name="Wrong token",
         credentials={"oauth_token": "y0_not-a-valid-token"},
         endpoints={"*": yc_sim.url},
-        start_sync=False,
     )
 
     response = api_as(world.owner_a).post(f"/api/v1/connections/{connection.pk}/verify/")
@@ -352,6 +349,11 @@ def test_event_and_sync_run_filters(world, api_as, registry, yc_connection):
     runs = _results(client.get("/api/v1/sync-runs/", {"trigger": "webhook", "status": "succeeded"}))
     assert [r["id"] for r in runs] == [run.pk]
     assert _results(client.get("/api/v1/sync-runs/", {"status": "failed"})) == []
+    # A run that did not list completely (it marked nothing deleted) is found by ``complete``.
+    assert _results(client.get("/api/v1/sync-runs/", {"complete": "true"})) == []
+    assert [r["id"] for r in _results(client.get("/api/v1/sync-runs/", {"complete": "false"}))] == [
+        run.pk
+    ]
 
 
 # --- metrics ------------------------------------------------------------------------------------

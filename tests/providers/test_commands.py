@@ -12,8 +12,9 @@ from django.test import override_settings
 from core.crypto import decrypt_json, reset_key_cache
 from core.models import AuditEvent
 from providers.models import Connection, SyncRun
-from providers.services.connections import connection_create, webhook_secret
+from providers.services.connections import webhook_secret
 from providers.services.sync import SYNC_LEASE
+from tests.factories import ConnectionFactory
 
 
 def run_command(name: str, *args) -> str:
@@ -50,14 +51,11 @@ def test_sync_names_the_services_it_could_not_read(yc_connection, yc_sim):
 
 
 def test_sync_by_name_and_tenant(world, yc_connection, yc_sim):
-    connection_create(
-        actor=None,
+    ConnectionFactory(
         tenant=world.b,
-        provider="yandex_cloud",
         name=yc_connection.name,  # the same name in another tenant
         credentials={"oauth_token": yc_sim.oauth_token},
         endpoints={"*": yc_sim.url},
-        start_sync=False,
     )
 
     with pytest.raises(CommandError, match="add --tenant"):
@@ -168,13 +166,8 @@ def keys():
 
 
 def _connection(world, name, **credentials):
-    return connection_create(
-        actor=None,
-        tenant=world.a,
-        provider="yandex_cloud",
-        name=name,
-        credentials=credentials or {"oauth_token": f"y0_{name}"},
-        start_sync=False,
+    return ConnectionFactory(
+        tenant=world.a, name=name, credentials=credentials or {"oauth_token": f"y0_{name}"}
     )
 
 

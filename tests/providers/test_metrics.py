@@ -32,6 +32,7 @@ from providers.services.metrics import (
 )
 from providers.services.sync import connection_sync
 from providers.tasks import metrics_dispatch_task, resource_metrics_collect_task
+from tests.factories import ConnectionFactory
 
 END = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
 LOOKBACK = dt.timedelta(hours=6)
@@ -219,16 +220,8 @@ def test_a_connection_without_vms_records_an_empty_run_without_calling_the_provi
 
 # --- tasks and schedules --------------------------------------------------------------------
 def test_dispatch_queues_connections_with_live_vms_only(synced, world, monkeypatch):
-    from providers.services.connections import connection_create
-
-    connection_create(  # never synced: nothing to collect
-        actor=None,
-        tenant=world.b,
-        provider="yandex_cloud",
-        name="Empty",
-        credentials={"oauth_token": "x"},
-        start_sync=False,
-    )
+    # Never synced: nothing to collect.
+    ConnectionFactory(tenant=world.b, name="Empty", credentials={"oauth_token": "x"})
     queued = []
     monkeypatch.setattr(
         resource_metrics_collect_task, "apply_async", lambda **kw: queued.append(kw)

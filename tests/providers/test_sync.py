@@ -8,6 +8,7 @@ from core.models import AuditEvent
 from providers.adapters.yandex.simulator_faults import Fault
 from providers.models import Connection, Resource, ResourceEvent, SyncRun
 from providers.services.sync import SYNC_LEASE, connection_sync
+from tests.factories import ConnectionFactory
 
 
 def _sync(connection, **kwargs):
@@ -174,19 +175,15 @@ def test_auth_failure_stops_the_run_and_marks_the_connection(yc_connection, fast
 
 def test_token_expiry_mid_run_is_survived(world, yc_sim):
     from providers.adapters.yandex.simulator import SimulatorConfig, YandexCloudSimulator
-    from providers.services.connections import connection_create
 
     with YandexCloudSimulator(
         SimulatorConfig(seed=3, folders=2, resources_per_folder=20, requests_per_token=5)
     ) as sim:
-        connection = connection_create(
-            actor=None,
+        connection = ConnectionFactory(
             tenant=world.a,
-            provider="yandex_cloud",
             name="Short tokens",
             credentials={"oauth_token": sim.oauth_token},
             endpoints={"*": sim.url},
-            start_sync=False,
         )
         run = _sync(connection)
         assert run.status == SyncRun.Status.SUCCEEDED

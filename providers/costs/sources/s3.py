@@ -28,13 +28,9 @@ from urllib.parse import urlencode
 import requests
 
 from providers.adapters.base import ProviderResponseError, ProviderUnavailable
+from providers.adapters.retry import TRANSPORT_ERRORS
 from providers.costs.sources import sigv4
-from providers.costs.sources.transport import (
-    TRANSPORT_ERRORS,
-    RawHttpClient,
-    local_name,
-    parse_untrusted_xml,
-)
+from providers.costs.sources.transport import RawHttpClient, local_name, parse_untrusted_xml
 
 CHUNK_BYTES = 1 << 20
 PAGE_SIZE = 1000  # S3's maximum

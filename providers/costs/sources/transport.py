@@ -1,8 +1,8 @@
 """HTTP for non-JSON answers (S3 XML and object bodies, CBR XML), on our HttpClient's rules.
 
-``RawHttpClient`` keeps HttpClient's timeouts, retries with backoff and jitter, ``Retry-After``,
-no retries on 401/403, redaction and call counting; it only returns the response itself instead
-of decoded JSON, optionally streamed, and reads S3's XML error envelope for messages.
+``RawHttpClient`` goes through HttpClient's own retry loop (timeouts, the retry policy of
+``providers.adapters.retry``, redaction and call counting); it only returns the response itself
+instead of decoded JSON, optionally streamed, and reads S3's XML error envelope for messages.
 """
 
 from __future__ import annotations
@@ -13,15 +13,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from providers.adapters.base import ProviderError, ProviderResponseError, ProviderUnavailable
-from providers.adapters.http import RETRYABLE_STATUSES, HttpClient
-
-# Failures before any answer arrived; retried like a 503.
-TRANSPORT_ERRORS = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-)
+from providers.adapters.base import ProviderResponseError
+from providers.adapters.http import HttpClient
 
 
 def parse_untrusted_xml(data: bytes, what: str) -> ET.Element:
@@ -55,36 +48,16 @@ class RawHttpClient(HttpClient):
         ``headers`` is called before every attempt, so each attempt is signed afresh (a SigV4
         signature carries its own timestamp)."""
         what = f"{method} {urlsplit(url).path}"
-        attempt = 0
-        while True:
-            attempt += 1
-            with self._lock:
-                self.api_calls += 1
-            try:
-                response = self.session.request(
-                    method,
-                    url,
-                    headers=headers() if headers else None,
-                    timeout=self.timeout,
-                    stream=stream,
-                )
-            except TRANSPORT_ERRORS as exc:
-                failure: ProviderError = ProviderUnavailable(
-                    self.redact(f"{self.provider}: {what} failed: {type(exc).__name__}")
-                )
-                retry_after = None
-            else:
-                if response.status_code < 300:
-                    return response
-                failure, retry_after = self._failure(response, what)
-                response.close()
-                if response.status_code not in RETRYABLE_STATUSES:
-                    raise failure
-            if attempt >= self.max_attempts:
-                raise failure.annotate(f"gave up after {attempt} attempts")
-            with self._lock:
-                self.retries += 1
-            self.sleep(self._delay(attempt, retry_after))
+        return self._send(
+            what,
+            lambda: self.session.request(
+                method,
+                url,
+                headers=headers() if headers else None,
+                timeout=self.timeout,
+                stream=stream,
+            ),
+        )
 
     @staticmethod
     def error_detail(response: requests.Response) -> tuple[object, str]:

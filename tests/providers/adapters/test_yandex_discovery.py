@@ -20,26 +20,46 @@ def test_discovery_yields_exactly_the_simulated_inventory(sim, adapter):
 
 def test_relations_match_the_simulated_wiring(sim, adapter):
     by_id = {r.provider_id: r for r in adapter.discover()}
+    checked = Counter()
 
     for r in by_id.values():
         if r.type == ResourceType.DISK and r.parent_provider_id:
             vm = by_id[r.parent_provider_id]
             assert vm.type == ResourceType.VM
             assert r.provider_id in vm.related_ids["disks"]
+            checked["attached disk"] += 1
         if r.type == ResourceType.IP_ADDRESS and r.properties["used"]:
             vm = by_id[r.parent_provider_id]
             assert r.properties["address"] in vm.properties["external_ips"]
+            checked["used address"] += 1
         if r.type == ResourceType.DATABASE_HOST:
             assert by_id[r.parent_provider_id].type == ResourceType.DATABASE_CLUSTER
             assert r.specs["vcpu"] > 0 and r.specs["memory_bytes"] > 0
+            checked["database host"] += 1
         if r.type == ResourceType.K8S_NODE_GROUP:
             assert by_id[r.parent_provider_id].type == ResourceType.K8S_CLUSTER
+            checked["node group"] += 1
         if r.type == ResourceType.VM and "k8s_node_group" in r.related_ids:
             assert by_id[r.related_ids["k8s_node_group"][0]].type == ResourceType.K8S_NODE_GROUP
+            checked["node"] += 1
         if r.type == ResourceType.FOLDER:
             assert by_id[r.parent_provider_id].type == ResourceType.CLOUD
+            checked["folder"] += 1
         if r.type not in (ResourceType.CLOUD,):
             assert r.sub_account in by_id
+            checked["sub-account"] += 1
+
+    # Every kind of relation was there to check: a simulator that stopped wiring one (or a
+    # discovery that stopped reporting it) fails here instead of passing with nothing checked.
+    assert set(checked) == {
+        "attached disk",
+        "used address",
+        "database host",
+        "node group",
+        "node",
+        "folder",
+        "sub-account",
+    }
 
 
 def test_vm_record_carries_specs_pricing_and_int64_values(sim, adapter):

@@ -10,7 +10,7 @@ from providers.adapters.base import (
     ProviderResponseError,
     ProviderUnavailable,
 )
-from providers.adapters.http import parse_retry_after
+from providers.adapters.retry import parse_retry_after
 from providers.adapters.yandex.simulator import Fault
 from tests.providers.adapters.support import drain
 

@@ -14,10 +14,10 @@ from django.utils import timezone
 from core.models import AuditEvent
 from providers.models import CostSource, CostSourceObject
 from providers.services.cost_sources import (
-    cost_source_create,
     cost_source_set_enabled,
     source_credentials,
 )
+from tests.factories import CostSourceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -37,15 +37,8 @@ def operator(client, world):
 
 
 def _source(tenant, name="Alpha export", **extra):
-    return cost_source_create(
-        actor=None,
-        tenant=tenant,
-        kind=CostSource.Kind.YANDEX_BILLING_EXPORT,
-        name=name,
-        bucket="alpha-billing",
-        credentials=KEYS,
-        start_pull=False,
-        **extra,
+    return CostSourceFactory(
+        tenant=tenant, name=name, bucket="alpha-billing", credentials=KEYS, **extra
     )
 
 

@@ -22,11 +22,11 @@ from providers.adapters.yandex.simulator_inventory import Inventory, InventoryCo
 from providers.adapters.yandex.simulator_storage import DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_KEY
 from providers.models import CostLineItem, CostSource, CostSourceObject, ImportRun
 from providers.services.cost_sources import (
-    cost_source_create,
     cost_source_set_enabled,
     source_credentials,
 )
 from providers.tasks import cost_source_pull_task
+from tests.factories import ConnectionFactory, CostSourceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -56,28 +56,12 @@ def _payload(world, **extra):
 
 
 def _source(world, tenant=None, **extra):
-    values = {
-        "kind": CostSource.Kind.YANDEX_BILLING_EXPORT,
-        "name": "Alpha export",
-        "bucket": "alpha-billing",
-        "credentials": KEYS,
-        "start_pull": False,
-        **extra,
-    }
-    return cost_source_create(actor=None, tenant=tenant or world.a, **values)
+    values = {"name": "Alpha export", "bucket": "alpha-billing", "credentials": KEYS, **extra}
+    return CostSourceFactory(tenant=tenant or world.a, **values)
 
 
 def _yandex_connection(tenant, name="Cloud"):
-    from providers.services.connections import connection_create
-
-    return connection_create(
-        actor=None,
-        tenant=tenant,
-        provider="yandex_cloud",
-        name=name,
-        credentials={"oauth_token": "y0_api"},
-        start_sync=False,
-    )
+    return ConnectionFactory(tenant=tenant, name=name, credentials={"oauth_token": "y0_api"})
 
 
 def _export_file(day=DAY) -> bytes:

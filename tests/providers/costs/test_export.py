@@ -13,7 +13,7 @@ from django.db.models import Count, Sum
 from providers.costs import export
 from providers.focus import FocusReader, check_focus, write_focus_csv
 from providers.models import CostLineItem, ImportRun
-from providers.services.costs import cost_file_import
+from tests.factories import ImportRunFactory
 from tests.providers.costs.test_query import yandex_vat  # noqa: F401  (autouse fixture)
 from tests.providers.focus.factories import conformant_rows
 
@@ -23,7 +23,7 @@ needs_sample = pytest.mark.skipif(not SAMPLE.exists(), reason="shared FOCUS samp
 
 
 def _import(tenant, file, **kwargs) -> ImportRun:
-    run = cost_file_import(actor=None, tenant=tenant, file=file, **kwargs)
+    run = ImportRunFactory(tenant=tenant, file=file, **kwargs)
     assert run.status == ImportRun.Status.SUCCEEDED, (run.error, run.errors)
     return run
 

@@ -15,8 +15,7 @@ from core.services.memberships import membership_create
 from providers.costs.query import CostQuery, QueryError, cost_tenant_for, run_cost_query
 from providers.focus import write_focus_csv
 from providers.models import ExchangeRate, ImportRun, VatRule
-from providers.services.costs import cost_file_import
-from tests.factories import member
+from tests.factories import ImportRunFactory, member
 
 _seq = iter(range(10**6))
 
@@ -79,8 +78,7 @@ def focus_bytes(rows: list[dict]) -> bytes:
 
 
 def load(tenant, rows: list[dict], *, source: str | None = None) -> ImportRun:
-    run = cost_file_import(
-        actor=None,
+    run = ImportRunFactory(
         tenant=tenant,
         file=io.BytesIO(focus_bytes(rows)),
         file_name="test.csv",

@@ -14,7 +14,7 @@ from providers.adapters.yandex.simulator_storage import DEFAULT_ACCESS_KEY_ID, D
 from providers.focus import write_focus_csv, write_focus_parquet
 from providers.models import CostLineItem, CostSource, ImportRun
 from providers.services.cost_source_pulls import cost_source_pull
-from providers.services.cost_sources import cost_source_create
+from tests.factories import CostSourceFactory
 from tests.providers.focus.factories import conformant_rows
 
 KEYS = {"access_key_id": DEFAULT_ACCESS_KEY_ID, "secret_access_key": DEFAULT_SECRET_KEY}
@@ -53,7 +53,7 @@ def bucket(yc_sim):
 
 
 def _source(world, sim, **extra):
-    return cost_source_create(
+    return CostSourceFactory(
         actor=world.operator_a,
         tenant=world.a,
         kind=CostSource.Kind.FOCUS_BUCKET,
@@ -62,7 +62,6 @@ def _source(world, sim, **extra):
         bucket=BUCKET,
         prefix="exports/",
         credentials=KEYS,
-        start_pull=False,
         **extra,
     )
 

@@ -27,21 +27,18 @@ from providers.services.cost_sources import (
 )
 from providers.services.yandex_imports import yandex_export_import
 from providers.tasks import cost_source_dispatch_task, cost_source_pull_task
+from tests.factories import ConnectionFactory
 
 KEYS = {"access_key_id": "YCAJEexample", "secret_access_key": "YCsecret-value-1234567890"}
 
 
 def _connection(tenant, provider):
-    from providers.services.connections import connection_create
-
     credentials = {"oauth_token": "y0_example"} if provider == "yandex_cloud" else {"token": "t"}
-    return connection_create(
-        actor=None,
+    return ConnectionFactory(
         tenant=tenant,
         provider=provider,
         name=f"{provider} of {tenant.slug}",
         credentials=credentials,
-        start_sync=False,
     )
 
 

@@ -21,7 +21,8 @@ from providers.models import (
     VatRule,
 )
 from providers.services.cost_source_pulls import cost_source_pull
-from providers.services.cost_sources import cost_source_create, cost_source_update
+from providers.services.cost_sources import cost_source_update
+from tests.factories import CostSourceFactory
 
 TODAY = dt.date(2026, 2, 14)
 DAYS = [TODAY - dt.timedelta(days=n) for n in range(4, -1, -1)]  # 10..14 February
@@ -38,16 +39,14 @@ def sim(yc_sim):
 @pytest.fixture
 def source(world, sim):
     # An MSP operator: only operators may point a source at a non-public endpoint.
-    return cost_source_create(
+    return CostSourceFactory(
         actor=world.operator_a,
         tenant=world.a,
-        kind=CostSource.Kind.YANDEX_BILLING_EXPORT,
         name="Alpha billing export",
         endpoint_url=sim.s3_url,
         bucket=BILLING_BUCKET,
         prefix=BILLING_PREFIX,
         credentials=KEYS,
-        start_pull=False,
     )
 
 
@@ -160,17 +159,15 @@ def test_rows_link_to_the_resources_discovered_for_the_connection(world, sim, yc
     from providers.services.sync import connection_sync
 
     connection_sync(connection_id=yc_connection.pk)
-    source = cost_source_create(
+    source = CostSourceFactory(
         actor=world.operator_a,
         tenant=world.a,
-        kind=CostSource.Kind.YANDEX_BILLING_EXPORT,
         name="Linked export",
         connection=yc_connection,
         endpoint_url=sim.s3_url,
         bucket=BILLING_BUCKET,
         prefix=BILLING_PREFIX,
         credentials=KEYS,
-        start_pull=False,
     )
 
     _pull(world, source)
