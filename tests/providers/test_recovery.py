@@ -21,7 +21,7 @@ from django_celery_beat.models import PeriodicTask
 
 from core.locks import LockKey
 from core.models import AuditEvent
-from providers.costs.uploads import cost_upload_enqueue
+from providers.services.uploads import cost_upload_enqueue
 from providers.models import ImportRun, SyncRun
 from providers.run_locks import _key
 from providers.services import recovery
