@@ -63,7 +63,8 @@ def load_yandex_month(sim, tenant) -> LoadedMonth:
     )
     from providers.models import CostSource, SyncRun
     from providers.services.connections import connection_create
-    from providers.services.cost_sources import cost_source_create, cost_source_pull
+    from providers.services.cost_source_pulls import cost_source_pull
+    from providers.services.cost_sources import cost_source_create
     from providers.services.sync import connection_sync
 
     connection = connection_create(

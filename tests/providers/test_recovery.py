@@ -21,11 +21,11 @@ from django_celery_beat.models import PeriodicTask
 
 from core.locks import LockKey
 from core.models import AuditEvent
-from providers.services.uploads import cost_upload_enqueue
 from providers.models import ImportRun, SyncRun
 from providers.run_locks import _key
 from providers.services import recovery
 from providers.services.recovery import ABANDONED, stuck_runs_reap
+from providers.services.uploads import cost_upload_enqueue
 from providers.tasks import connection_sync_task, cost_file_import_task, stuck_runs_reap_task
 from tests.providers.costs.test_query import focus_bytes, focus_row
 

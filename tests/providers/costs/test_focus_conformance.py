@@ -289,7 +289,8 @@ def conformance_source_without_inventory(world, sim):
         DEFAULT_SECRET_KEY,
     )
     from providers.models import CostSource
-    from providers.services.cost_sources import cost_source_create, cost_source_pull
+    from providers.services.cost_source_pulls import cost_source_pull
+    from providers.services.cost_sources import cost_source_create
 
     source = cost_source_create(
         actor=world.operator_a,
