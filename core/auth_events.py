@@ -52,3 +52,8 @@ def _on_locked_out(sender, request=None, username=None, ip_address=None, **kwarg
     seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
     if cache.add(f"audit:locked_out:{username}:{ip_address}", 1, timeout=seconds):
         _record("auth.locked_out", extra={"username": username, "ip_address": ip_address})
+
+
+def password_reset_throttled(*, limits: list[str], address: str) -> None:
+    """The first refused password-reset request of a window (core.throttling counts them)."""
+    _record("auth.password_reset_throttled", extra={"limit": limits, "address": address})

@@ -52,10 +52,12 @@ class ApiTokenFilterSet(TenantScopedFilterSet):
     tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
     user = django_filters.NumberFilter(field_name="user_id")
     active = django_filters.BooleanFilter(method="filter_active")
+    # The tokens a token created: what revoking it would also revoke.
+    created_by_token = django_filters.ModelChoiceFilter(queryset=ApiToken.objects.all())
 
     class Meta:
         model = ApiToken
-        fields = ["tenant", "scope", "user", "active"]
+        fields = ["tenant", "scope", "user", "active", "created_by_token"]
 
     def filter_active(self, queryset, name, value):
         from django.db.models import Q

@@ -12,11 +12,10 @@ import math
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from core.audit import record_event
+from core import auth_events
 from core.auth_identity import login_identity
 from core.middleware import client_ip
 
@@ -71,9 +70,7 @@ def password_reset_allowed(request, email: str) -> bool:
     if not over:
         return True
     if any(count == limits[kind] + 1 for kind, count in over):  # the first refusal is audited
-        with transaction.atomic():
-            record_event(
-                event_type="auth.password_reset_throttled",
-                extra={"limit": [kind for kind, _count in over], "address": login_identity(email)},
-            )
+        auth_events.password_reset_throttled(
+            limits=[kind for kind, _count in over], address=login_identity(email)
+        )
     return False

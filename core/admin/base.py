@@ -156,6 +156,10 @@ class TenantScopedAdmin(admin.ModelAdmin):
                 saved = self.service_create(request, form)
         except (ValidationError, PermissionDenied) as exc:
             raise ServiceRefused(exc) from exc
+        if saved is None:
+            # The service deferred the write (an invitation waiting for its invitee's consent):
+            # there is no row yet, and the admin's response says so.
+            return
         # The admin keeps using ``obj`` (log entry, messages, redirect): make it the saved row.
         for field in saved._meta.concrete_fields:
             setattr(obj, field.attname, getattr(saved, field.attname))

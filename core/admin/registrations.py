@@ -7,7 +7,6 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
@@ -16,7 +15,6 @@ from django.utils.translation import gettext_lazy as _
 from core.access import visible_users
 from core.admin.base import (
     ReadOnlyTenantScopedAdmin,
-    ServiceRefused,
     TenantListFilter,
     TenantScopedAdmin,
 )
@@ -107,27 +105,10 @@ class MembershipAdmin(TenantScopedAdmin):
             role=form.cleaned_data["role"],
             send_email=send_invitation,
         )
-        if isinstance(result, Invitation):
-            # An existing account joins only when its owner accepts: there is no membership to
-            # show yet (see save_model / response_add).
-            self._invited = result
-            return None
-        return result
-
-    def save_model(self, request, obj, form, change):
-        self._invited = None
-        if change:
-            return super().save_model(request, obj, form, change)
-        try:
-            saved = self.service_create(request, form)
-        except (ValidationError, PermissionDenied) as exc:
-            raise ServiceRefused(exc) from exc
-        obj._invitation = self._invited
-        if saved is not None:
-            for field in saved._meta.concrete_fields:
-                setattr(obj, field.attname, getattr(saved, field.attname))
-            obj._state.adding = False
-            obj._state.fields_cache = dict(saved._state.fields_cache)
+        # An existing account joins only when its owner accepts: there is no membership to show
+        # yet, and log_addition / response_add read the invitation from the form's instance.
+        form.instance._invitation = result if isinstance(result, Invitation) else None
+        return None if isinstance(result, Invitation) else result
 
     def log_addition(self, request, obj, message):
         if getattr(obj, "_invitation", None) is None:  # the audit log has the invitation
