@@ -40,6 +40,14 @@ class StandardPagination(StrictPageSizeMixin, PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
 
+    def get_page_number(self, request, paginator):
+        # A malformed page (empty, 0.5) is a 400 naming it; a page past the end stays DRF's 404.
+        raw = request.query_params.get(self.page_query_param)
+        malformed = not _WHOLE_NUMBER.fullmatch(raw or "") or int(raw) < 1
+        if raw is not None and raw not in self.last_page_strings and malformed:
+            raise ValidationError({self.page_query_param: [_("Give a page number from 1.")]})
+        return super().get_page_number(request, paginator)
+
 
 class NewestFirstCursorPagination(StrictPageSizeMixin, CursorPagination):
     """For append-only, fast-growing tables: no COUNT(*), stable under concurrent inserts."""
