@@ -14,6 +14,8 @@ import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -37,5 +39,6 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
+@extend_schema_field(OpenApiTypes.INT)  # "number" otherwise, when no model field says int
 class IntegerFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
