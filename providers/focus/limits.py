@@ -80,14 +80,14 @@ def describe(nbytes: int) -> str:
     return f"{nbytes} bytes"
 
 
-def _raise_setting(name: str) -> str:
+def _setting_hint(name: str) -> str:
     setting = _SETTING_OF.get(name)
     return f" (setting {setting})" if setting else ""
 
 
 def exceeded(what: str, limit_name: str, limit: int, *, unit: str = "bytes") -> LimitExceeded:
     shown = describe(limit) if unit == "bytes" else f"{limit:,} {unit}"
-    return LimitExceeded(f"{what}: over the limit of {shown}{_raise_setting(limit_name)}.")
+    return LimitExceeded(f"{what}: over the limit of {shown}{_setting_hint(limit_name)}.")
 
 
 def check_file_size(size: int | None, limits: InputLimits, what: str = "The file") -> None:
@@ -147,7 +147,7 @@ class BoundedGzip(io.RawIOBase):
             raise LimitExceeded(
                 f"The compressed file inflates more than {limits.ratio} times its size "
                 f"({describe(self.inflated)} from {describe(self._source.count)}): refused as a "
-                f"decompression bomb{_raise_setting('ratio')}."
+                f"decompression bomb{_setting_hint('ratio')}."
             )
         return n
 
@@ -226,5 +226,5 @@ def check_parquet_metadata(metadata: Any, file_size: int, limits: InputLimits) -
         raise LimitExceeded(
             f"The Parquet file declares more than {limits.ratio} times its size uncompressed "
             f"({describe(total)} from {describe(file_size)}): refused as a decompression bomb"
-            f"{_raise_setting('ratio')}."
+            f"{_setting_hint('ratio')}."
         )
