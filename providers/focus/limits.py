@@ -32,7 +32,7 @@ class InputLimits:
     # A stored file (upload or bucket object), as sent (compressed, if it is).
     file_bytes: int = 512 * MIB
     # One CSV record in characters: a line, or the lines a quoted field joins.
-    line_chars: int = 1 * MIB
+    line_chars: int = 256 * KIB
     # What a compressed file may inflate to ...
     inflated_bytes: int = 16 * GIB
     # ... and how many times its compressed size, once past ratio_grace_bytes (small files of
