@@ -6,6 +6,7 @@ import django_filters
 
 from core.api.base import TenantScopedFilterSet
 from core.capabilities import Role
+from core.filters import IntegerFilter, UtcDateTimeFilter
 from core.models import ApiToken, AuditEvent, Membership, Tenant
 
 
@@ -24,7 +25,7 @@ class TenantFilterSet(TenantScopedFilterSet):
 class MembershipFilterSet(TenantScopedFilterSet):
     tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
     role = django_filters.ChoiceFilter(choices=Role.choices)
-    user = django_filters.NumberFilter(field_name="user_id")
+    user = IntegerFilter(field_name="user_id")
     email = django_filters.CharFilter(field_name="user__email", lookup_expr="iexact")
 
     class Meta:
@@ -37,11 +38,11 @@ class AuditEventFilterSet(TenantScopedFilterSet):
     event_type = django_filters.CharFilter()
     event_type_prefix = django_filters.CharFilter(field_name="event_type", lookup_expr="startswith")
     source = django_filters.ChoiceFilter(choices=AuditEvent.Source.choices)
-    actor = django_filters.NumberFilter(field_name="actor_id")
+    actor = IntegerFilter(field_name="actor_id")
     target_type = django_filters.CharFilter()
     target_id = django_filters.CharFilter()
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = AuditEvent

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from core.api.base import TenantScopedFilterSet
+from core.filters import IntegerFilter, UtcDateTimeFilter
 from core.models import Tenant
 from providers.models import (
     Connection,
@@ -42,6 +43,7 @@ class _RepeatableField(forms.Field):
     """A query parameter that may repeat (``?label=a:b&label=c:d``); cleans to a list."""
 
     widget = forms.MultipleHiddenInput  # reads every value of the parameter (QueryDict.getlist)
+    accepts_empty = True  # text: an empty value is no value (core.api.filtering)
 
     def to_python(self, value):
         if value in self.empty_values:
@@ -56,8 +58,11 @@ class LabelField(_RepeatableField):
         for item in super().to_python(value):
             key, sep, label_value = item.partition(":")
             if not sep or not key:
+                # The input goes in params, never into the message: it may hold a "%".
                 raise forms.ValidationError(
-                    _("Use key:value, e.g. label=env:prod (got %(item)r).") % {"item": item}
+                    _("Use key:value, e.g. label=env:prod (got %(item)r)."),
+                    code="invalid",
+                    params={"item": item},
                 )
             pairs.append((key, label_value))
         return pairs
@@ -111,8 +116,8 @@ class ResourceFilterSet(TenantScopedFilterSet):
     label = LabelFilter(field_name="labels", label="Label key:value (repeatable)")
     label_key = LabelKeyFilter(field_name="labels", label="Has label key (repeatable)")
     q = django_filters.CharFilter(method="search", label="Search name or provider id")
-    seen_after = django_filters.IsoDateTimeFilter(method="filter_seen_after")
-    seen_before = django_filters.IsoDateTimeFilter(method="filter_seen_before")
+    seen_after = UtcDateTimeFilter(method="filter_seen_after")
+    seen_before = UtcDateTimeFilter(method="filter_seen_before")
 
     class Meta:
         model = Resource
@@ -155,8 +160,8 @@ class ResourceEventFilterSet(TenantScopedFilterSet):
     )
     sync_run = django_filters.ModelChoiceFilter(queryset=SyncRun.objects.all())
     kind = django_filters.MultipleChoiceFilter(choices=ResourceEvent.Kind.choices)
-    at_after = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
-    at_before = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+    at_after = UtcDateTimeFilter(field_name="at", lookup_expr="gte")
+    at_before = UtcDateTimeFilter(field_name="at", lookup_expr="lt")
 
     class Meta:
         model = ResourceEvent
@@ -170,8 +175,8 @@ class SyncRunFilterSet(TenantScopedFilterSet):
     kind = django_filters.ChoiceFilter(choices=SyncRun.Kind.choices)
     trigger = django_filters.ChoiceFilter(choices=SyncRun.Trigger.choices)
     complete = django_filters.BooleanFilter(label="Listing was complete")
-    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    started_after = UtcDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = UtcDateTimeFilter(field_name="started_at", lookup_expr="lt")
 
     class Meta:
         model = SyncRun
@@ -220,14 +225,14 @@ class ResourceMetricFilterSet(TenantScopedFilterSet):
     """
 
     metric = django_filters.CharFilter()
-    after = django_filters.IsoDateTimeFilter(
+    after = UtcDateTimeFilter(
         field_name="ts",
         lookup_expr="gte",
         required=True,
         label="Window start (inclusive)",
         error_messages={"required": _BOUNDED},
     )
-    before = django_filters.IsoDateTimeFilter(
+    before = UtcDateTimeFilter(
         field_name="ts",
         lookup_expr="lt",
         required=True,
@@ -296,10 +301,10 @@ class CostLineItemFilterSet(TenantScopedFilterSet):
     ChargePeriodStart: both or neither (the current UTC month), at most 93 days apart."""
 
     tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
-    charge_period_after = django_filters.IsoDateTimeFilter(
+    charge_period_after = UtcDateTimeFilter(
         field_name="charge_period_start", lookup_expr="gte", label="ChargePeriodStart from (>=)"
     )
-    charge_period_before = django_filters.IsoDateTimeFilter(
+    charge_period_before = UtcDateTimeFilter(
         field_name="charge_period_start", lookup_expr="lt", label="ChargePeriodStart before (<)"
     )
     provider_name = django_filters.CharFilter()
@@ -314,11 +319,11 @@ class CostLineItemFilterSet(TenantScopedFilterSet):
     x_connection = django_filters.ModelChoiceFilter(queryset=Connection.objects.all())
     x_import_run = django_filters.ModelChoiceFilter(queryset=ImportRun.objects.all())
     x_resource = django_filters.ModelChoiceFilter(queryset=Resource.objects.all())
-    x_business_unit_id = django_filters.NumberFilter()
-    x_project_id = django_filters.NumberFilter()
-    x_feature_id = django_filters.NumberFilter()
-    x_environment_id = django_filters.NumberFilter()
-    x_cost_center_id = django_filters.NumberFilter()
+    x_business_unit_id = IntegerFilter()
+    x_project_id = IntegerFilter()
+    x_feature_id = IntegerFilter()
+    x_environment_id = IntegerFilter()
+    x_cost_center_id = IntegerFilter()
     tag = LabelFilter(field_name="tags", label="Tag key:value (repeatable, all must match)")
     tag_key = LabelKeyFilter(field_name="tags", label="Has tag key (repeatable)")
 
@@ -348,8 +353,8 @@ class ImportRunFilterSet(TenantScopedFilterSet):
     status = django_filters.ChoiceFilter(choices=ImportRun.Status.choices)
     source = django_filters.ChoiceFilter(choices=ImportRun.Source.choices)
     source_key = django_filters.CharFilter()
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = ImportRun

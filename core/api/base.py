@@ -16,6 +16,7 @@ from rest_framework import exceptions, permissions, serializers, viewsets
 
 from core.access import visible_users
 from core.capabilities import READ_ACTIONS
+from core.filters import IntegerFilter, UtcDateTimeFilter
 from core.models import TenantOwnedModel
 from core.querysets import TenantScopedQuerySet
 
@@ -97,6 +98,9 @@ class TokenScopePermission(permissions.BasePermission):
 
 class TenantScopedViewSet(viewsets.GenericViewSet):
     permission_classes = [permissions.IsAuthenticated, TokenScopePermission]
+    # Ids are integers on every route, extra actions included: /resources/AAA/metrics/ is a
+    # 404 from the router, never a lookup that breaks on "AAA".
+    lookup_value_regex = "[0-9]+"
     # Extra actions (e.g. "revoke") map to capability actions here.
     action_map: dict[str, str] = {}
 
@@ -149,7 +153,27 @@ class TenantScopedSerializer(ScopedRelatedFieldsMixin, serializers.ModelSerializ
 
 
 class TenantScopedFilterSet(django_filters.FilterSet):
-    """Model-choice filters list (and accept) only rows the requesting user can see."""
+    """Model-choice filters list (and accept) only rows the requesting user can see.
+    Filters generated from model fields take instants in UTC and ids as integers
+    (core.filters), like the declared ones."""
+
+    FILTER_DEFAULTS = {
+        **django_filters.FilterSet.FILTER_DEFAULTS,
+        models.DateTimeField: {"filter_class": UtcDateTimeFilter},
+        **{
+            field: {"filter_class": IntegerFilter}
+            for field in (
+                models.AutoField,
+                models.BigAutoField,
+                models.IntegerField,
+                models.BigIntegerField,
+                models.SmallIntegerField,
+                models.PositiveIntegerField,
+                models.PositiveSmallIntegerField,
+                models.PositiveBigIntegerField,
+            )
+        },
+    }
 
     def __init__(self, data=None, queryset=None, *, request=None, **kwargs):
         super().__init__(data, queryset, request=request, **kwargs)

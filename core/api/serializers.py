@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 from core.api.base import TenantScopedSerializer
@@ -11,13 +12,22 @@ from core.models import ApiToken, AuditEvent, Invitation, Membership, Tenant
 User = get_user_model()
 
 
+class ParentTenantField(serializers.PrimaryKeyRelatedField):
+    """Required on create, yet the root tenant (the MSP's own) has no parent: null in answers."""
+
+
+class ParentTenantFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = ParentTenantField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "integer", **({"nullable": True} if direction == "response" else {})}
+
+
 class TenantSerializer(TenantChoiceMixin, TenantScopedSerializer):
     # A new tenant may only hang under a tenant where the caller manages sub-tenants.
     tenant_choice_field = "parent"
     tenant_choice_capability = Capability.MANAGE_SUBTENANTS
-    parent = serializers.PrimaryKeyRelatedField(
-        queryset=Tenant.objects.all(), required=True, allow_null=False
-    )
+    parent = ParentTenantField(queryset=Tenant.objects.all(), required=True, allow_null=False)
 
     class Meta:
         model = Tenant

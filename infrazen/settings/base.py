@@ -53,6 +53,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.request_limits.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -170,6 +171,19 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True  # serve straight from app folders when collectstatic was not run
 MEDIA_ROOT = env_str("MEDIA_ROOT", str(VAR_DIR / "media"))
 
+# --- Uploads and cost files (limits enforced while streaming: providers/focus/limits.py) ----
+# A request body held in memory (forms, JSON, base64 file uploads) and a file part kept in
+# memory before it spools to disk; Django's defaults, configurable.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
+FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
+COST_FILE_MAX_MB = env_int("COST_FILE_MAX_MB", 512)  # an uploaded or pulled file, as sent
+COST_FILE_MAX_LINE_KB = env_int("COST_FILE_MAX_LINE_KB", 256)  # one CSV record
+COST_FILE_MAX_INFLATED_MB = env_int("COST_FILE_MAX_INFLATED_MB", 16384)  # a gzip's content
+COST_FILE_MAX_RATIO = env_int("COST_FILE_MAX_RATIO", 200)  # inflated : compressed
+COST_FILE_PARQUET_MAX_ROW_GROUP_MB = env_int("COST_FILE_PARQUET_MAX_ROW_GROUP_MB", 1024)
+# Refused before anything reads it (core.request_limits): a cost file plus form overhead.
+REQUEST_BODY_MAX_BYTES = (COST_FILE_MAX_MB << 20) + (1 << 20)
+
 # --- Email (console unless configured) ------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -187,7 +201,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "core.api.filtering.FilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.StandardPagination",
@@ -200,7 +214,7 @@ REST_FRAMEWORK = {
         "anon": env_str("API_THROTTLE_ANON", "60/minute"),
         "user": env_str("API_THROTTLE_USER", "6000/minute"),
     },
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import re
 
 from django.db import transaction
 from django.db.models import Q
@@ -13,7 +14,6 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
-from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status
@@ -28,7 +28,8 @@ from rest_framework.views import APIView
 
 from core.access import allowed_tenants
 from core.api.base import TenantScopedViewSet, scope_queryset
-from core.api.pagination import NewestFirstCursorPagination
+from core.api.filtering import refuse_empty_values, validation_error
+from core.api.pagination import NewestFirstCursorPagination, StrictPageSizeMixin
 from core.capabilities import Capability
 from providers.api import serializers as s
 from providers.costs import export, query
@@ -153,7 +154,7 @@ class ConnectionViewSet(
         return Response(self.get_serializer(connection).data)
 
 
-class MetricSamplePagination(CursorPagination):
+class MetricSamplePagination(StrictPageSizeMixin, CursorPagination):
     """Time order with a cursor: no COUNT over the partitioned table, stable while it grows."""
 
     ordering = ("ts", "metric")
@@ -212,8 +213,9 @@ class ResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSc
             resource_id=resource.pk, tenant_id=resource.tenant_id
         )
         filterset = ResourceMetricFilterSet(request.query_params, samples, request=request)
+        refuse_empty_values(filterset, request.query_params)
         if not filterset.is_valid():
-            raise translate_validation(filterset.errors)
+            raise validation_error(filterset.errors)
         page = self.paginate_queryset(filterset.qs)
         return self.get_paginated_response(s.ResourceMetricSerializer(page, many=True).data)
 
@@ -250,7 +252,7 @@ class ResourceMetricDailyViewSet(
 
 
 # --- cost data ----------------------------------------------------------------------------------
-class LineItemPagination(CursorPagination):
+class LineItemPagination(StrictPageSizeMixin, CursorPagination):
     """Keyset pagination on (charge_period_start, id): no COUNT, no OFFSET, stable while loading.
 
     DRF's CursorPagination keeps only the first ordering field in the cursor and steps over equal
@@ -311,8 +313,9 @@ class LineItemPagination(CursorPagination):
             return None
         try:
             start, _, pk = base64.urlsafe_b64decode(encoded.encode()).decode().partition("|")
-            return dt.datetime.fromisoformat(start), int(pk)
-        except (ValueError, binascii.Error, UnicodeDecodeError):
+            # In UTC: a forged offset past ±15:59 is one PostgreSQL cannot compare.
+            return dt.datetime.fromisoformat(start).astimezone(dt.UTC), int(pk)
+        except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
             raise NotFound(self.invalid_cursor_message) from None
 
 
@@ -625,7 +628,7 @@ class CostQueryView(APIView):
                 },
                 tags=_tag_params(params.getlist("tag")),
                 currency=params.get("currency") or None,
-                amounts=params.get("amounts") or None,
+                amounts=_given(params, "amounts"),
                 order=params.get("order") or None,
                 limit=_int_param(params, "limit", query.DEFAULT_LIMIT),
             )
@@ -666,7 +669,10 @@ class CostExportView(APIView):
                 "false: exact values, as FOCUS tools need. For files people open in Excel.",
             ),
         ],
-        responses={(200, "text/csv"): OpenApiTypes.BINARY, 400: OpenApiTypes.OBJECT},
+        responses={
+            (200, media_type.split(";")[0]): OpenApiTypes.BINARY
+            for media_type in export.CONTENT_TYPES.values()
+        },
     )
     def get(self, request):
         params = request.query_params
@@ -694,11 +700,18 @@ class CostExportView(APIView):
         return response
 
 
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+
+
 def _date_param(params, name: str) -> dt.date | None:
-    value = params.get(name)
-    if not value:
+    # Absent means "the default"; present but empty or not YYYY-MM-DD is a mistake to report.
+    if name not in params:
         return None
+    value = params.get(name)
     try:
+        if not _DATE.fullmatch(value):
+            raise ValueError
         return dt.date.fromisoformat(value)
     except ValueError:
         raise query.QueryError(
@@ -707,15 +720,22 @@ def _date_param(params, name: str) -> dt.date | None:
 
 
 def _int_param(params, name: str, default: int) -> int:
+    if name not in params:
+        return default
+    value = params.get(name)
+    if not _INTEGER.fullmatch(value):
+        raise query.QueryError(f"{name} must be a whole number (got {value!r}).", param=name)
+    return int(value)
+
+
+def _given(params, name: str) -> str | None:
+    """A parameter's value; None when absent; a 400 when present but empty."""
+    if name not in params:
+        return None
     value = params.get(name)
     if not value:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise query.QueryError(
-            f"{name} must be a whole number (got {value!r}).", param=name
-        ) from None
+        raise query.QueryError(f"Give {name} a value, or leave it out.", param=name)
+    return value
 
 
 def _tag_params(values: list[str]) -> list[tuple[str, str]]:

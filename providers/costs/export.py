@@ -138,14 +138,14 @@ def parse_period(period: str) -> tuple[dt.datetime, dt.datetime]:
     """'2026-01' -> [2026-01-01T00:00Z, 2026-02-01T00:00Z)."""
     try:
         month = dt.datetime.strptime(period or "", "%Y-%m").replace(tzinfo=dt.UTC)
-    except ValueError:
+        following = (month + dt.timedelta(days=32)).replace(day=1)
+    except (ValueError, OverflowError):  # OverflowError: 9999-12 has no following month
         raise ExportError(f"period must be a month as YYYY-MM (got {period!r})") from None
-    following = (month + dt.timedelta(days=32)).replace(day=1)
     return month, following
 
 
 def parse_format(value: str | None) -> str:
-    fmt = (value or "csv").lower()
+    fmt = "csv" if value is None else value.lower()  # an empty format is no format
     if fmt not in FORMATS:
         raise ExportError(f"format must be csv or parquet (got {value!r})")
     return fmt

@@ -163,7 +163,8 @@ def cost_tenant_for(user, value: str | int | None = None):
             param="tenant",
         )
     text = str(value).strip()
-    lookup = {"pk": int(text)} if text.isdigit() else {"slug": text}
+    # isascii: str.isdigit() also takes "²", which int() refuses.
+    lookup = {"pk": int(text)} if text.isascii() and text.isdigit() else {"slug": text}
     tenant = tenants.filter(**lookup).first()
     if tenant is None:
         raise QueryError(

@@ -15,12 +15,12 @@ Clean exports pay for the fast path only; quirky files pay roughly twice.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import os
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
+from providers.focus import limits as input_limits
 from providers.focus import spec
 from providers.focus.cells import careful_converter, from_arrow, text_renderer
 from providers.focus.csvlines import BadLine, Lines, quoted_fields
@@ -61,9 +61,12 @@ class FocusReader:
         max_examples: int = DEFAULT_MAX_EXAMPLES,
         file_format: str | None = None,
         inspect_quoting: bool = False,
+        limits: input_limits.InputLimits | None = None,
     ) -> None:
         """inspect_quoting: also report CSV quoting the csv module hides ("" for null, quoted
-        numbers). It keeps each record's raw text, so it costs speed; the checker turns it on."""
+        numbers). It keeps each record's raw text, so it costs speed; the checker turns it on.
+        limits: bounds on lines, inflation and Parquet sizes (default: the settings'); a file
+        crossing one raises input_limits.LimitExceeded, here or while rows are read."""
         self.warnings = IssueLog(max_examples)
         self.errors = IssueLog(max_examples)
         self.rows_read = 0
@@ -75,11 +78,17 @@ class FocusReader:
         self._text: io.TextIOWrapper | None = None
         self._lines: Lines | None = None
         self._inspect_quoting = inspect_quoting
+        self._limits = limits or input_limits.current()
         self._binary, self._owns_binary = _open_binary(source)
         try:
-            self.file_format = file_format or _sniff(self._binary)  # "csv", "gzip" or "parquet"
+            # "csv", "gzip", "parquet" or "zip"
+            self.file_format = file_format or _sniff(self._binary)
             if self.file_format == "parquet":
                 self._open_parquet()
+            elif self.file_format == "zip":
+                # Not inflated at all: an archive is no FOCUS file, and a classic bomb.
+                reason = "a ZIP archive: upload the CSV, CSV.gz or Parquet file itself"
+                self.errors.add(Kind.NOT_FOCUS, 1, None, None, reason)
             else:
                 self._open_csv()
         except BaseException:
@@ -168,12 +177,12 @@ class FocusReader:
     def _open_csv(self) -> None:
         binary: IO[bytes] = self._binary
         if self.file_format == "gzip":
-            binary = gzip.GzipFile(fileobj=binary, mode="rb")  # type: ignore[assignment]
+            binary = input_limits.open_inflated(binary, self._limits)
         # surrogateescape: a bad byte costs only its own line (see csvlines.Lines), not a buffer.
         self._text = io.TextIOWrapper(
             binary, encoding="utf-8-sig", errors="surrogateescape", newline=""
         )
-        self._lines = Lines(self._text, keep=self._inspect_quoting)
+        self._lines = Lines(self._text, keep=self._inspect_quoting, limits=self._limits)
         self._csv = csv.reader(self._lines)
         try:
             names = next(self._csv)
@@ -305,11 +314,13 @@ class FocusReader:
     def _open_parquet(self) -> None:
         import pyarrow.parquet as pq  # optional dependency: only Parquet input needs it
 
+        size = input_limits.check_parquet_footer(self._binary, self._limits)
         try:
             self._parquet = pq.ParquetFile(self._binary)
         except Exception as exc:  # pyarrow raises its own hierarchy (ArrowInvalid, OSError, ...)
             self.errors.add(Kind.UNREADABLE_FILE, 1, None, None, f"not a readable Parquet: {exc}")
             return
+        input_limits.check_parquet_metadata(self._parquet.metadata, size, self._limits)
         self._use_header(self._parquet.schema_arrow.names)
         self._careful = [(h, careful_converter(h.column)) for h in self.columns]
 
@@ -389,4 +400,6 @@ def _sniff(binary: IO[bytes]) -> str:
         return "parquet"
     if head[:2] == b"\x1f\x8b":
         return "gzip"
+    if head == b"PK\x03\x04":
+        return "zip"
     return "csv"

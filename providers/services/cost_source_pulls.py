@@ -31,8 +31,9 @@ from core.crypto import DecryptionError
 from core.services.guards import require_capability
 from providers.adapters.base import ProviderAuthError, ProviderError
 from providers.costs import loader
-from providers.costs.sources.s3 import S3Client, S3Object
+from providers.costs.sources.s3 import ObjectTooLarge, S3Client, S3Object
 from providers.costs.sources.yandex_export import day_from_key
+from providers.focus import limits as input_limits
 from providers.models import CostSource, CostSourceObject, ImportRun
 from providers.services import import_runs as runs
 from providers.services.cost_sources import source_credentials
@@ -177,8 +178,14 @@ class Pull:
 
     def _import(self, obj: S3Object, index: dict[str, int]) -> None:
         source = self.source
+        limit = input_limits.current().file_bytes
+        if obj.size > limit:  # refused from the listing: not a byte downloaded
+            raise ObjectTooLarge(
+                f"{obj.key} has {obj.size} bytes, over the cost file limit of {limit} "
+                "(setting COST_FILE_MAX_MB)"
+            )
         with tempfile.TemporaryFile() as spool:  # on disk: memory does not grow with the file
-            got = self.client.download(source.bucket, obj.key, spool)
+            got = self.client.download(source.bucket, obj.key, spool, max_bytes=limit)
             spool.seek(0)
             if source.kind == CostSource.Kind.YANDEX_BILLING_EXPORT:
                 job = DayFile(

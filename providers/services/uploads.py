@@ -34,6 +34,7 @@ from core.locks import LockKey
 from core.services.guards import require_capability
 from providers import run_locks
 from providers.focus import FocusReader
+from providers.focus import limits as input_limits
 from providers.models import ImportRun
 from providers.selectors import import_run_loaded_content
 
@@ -45,10 +46,16 @@ MAX_WAIT_BYTES = 20 * 1024 * 1024
 
 def cost_upload_check(stream: BinaryIO) -> None:
     """Raise ValidationError when the file cannot be FOCUS (not CSV/Parquet, no FOCUS header,
-    a mandatory column missing). Rows are not read: their problems are the import's to report."""
-    stream.seek(0)
+    a mandatory column missing, over a size limit). Rows are not read: their problems are the
+    import's to report; the header is read within the input limits (one bounded line)."""
+    limits = input_limits.current()
     try:
-        reader = FocusReader(io.BufferedReader(_KeepOpen(stream)), max_examples=3)
+        input_limits.check_file_size(stream.seek(0, io.SEEK_END), limits)
+        stream.seek(0)
+        reader = FocusReader(io.BufferedReader(_KeepOpen(stream)), max_examples=3, limits=limits)
+    except input_limits.LimitExceeded as exc:
+        stream.seek(0)
+        raise ValidationError(_("The file was refused: %(e)s") % {"e": exc}) from exc
     except Exception as exc:  # the reader raises on files it cannot even open
         raise ValidationError(_("This is not a readable FOCUS file: %(e)s") % {"e": exc}) from exc
     try:

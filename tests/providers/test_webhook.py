@@ -108,6 +108,21 @@ def test_timestamp_outside_five_minutes_is_401(csrf_client, yc_connection, skew)
     assert not _sync_requests().exists()
 
 
+@pytest.mark.parametrize(
+    "timestamp",
+    ["\u00b2", "\u0661\u0662\u0663", "9" * 400, "9" * 5000, " 1"],
+    ids=["superscript-two", "arabic-digits", "overflows-a-float", "too-many-digits", "space"],
+)
+def test_malformed_timestamp_is_401_not_a_500(csrf_client, yc_connection, timestamp):
+    # Unauthenticated input: str.isdigit() took these, then int() or the clock arithmetic broke.
+    response = _post(
+        csrf_client, yc_connection.pk, secret=webhook_secret(yc_connection), timestamp=timestamp
+    )
+    assert response.status_code == 401
+    assert "Sign the request" in response.json()["detail"]
+    assert not _sync_requests().exists()
+
+
 def test_timestamp_is_signed_so_a_replay_cannot_refresh_it(csrf_client, yc_connection):
     old = str(int(time.time()) - 600)
     signature = sign(webhook_secret(yc_connection), old, BODY)

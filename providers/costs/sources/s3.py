@@ -38,6 +38,10 @@ DOWNLOAD_ATTEMPTS = 3
 PROVIDER = "Object Storage"
 
 
+class ObjectTooLarge(ProviderResponseError):
+    """The object is larger than the cost file limit: refused, not retried."""
+
+
 @dataclass(frozen=True)
 class S3Object:
     key: str
@@ -102,15 +106,21 @@ class S3Client:
                 raise ProviderResponseError(f"{PROVIDER}: the listing repeats its page; stopped")
             token = next_token
 
-    def download(self, bucket: str, key: str, out: BinaryIO) -> Downloaded:
-        """Stream the object into ``out`` (from its start); retried whole on a broken transfer."""
+    def download(
+        self, bucket: str, key: str, out: BinaryIO, *, max_bytes: int | None = None
+    ) -> Downloaded:
+        """Stream the object into ``out`` (from its start); retried whole on a broken transfer.
+        A body growing past ``max_bytes`` is cut off with ObjectTooLarge, whatever the listing
+        or Content-Length said."""
         url = f"{self._bucket_url(bucket)}/{sigv4.quote_key(key)}"
         for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
             out.seek(0)
             out.truncate()
             response = self._get(url, stream=True)
             try:
-                return self._receive(response, key, out)
+                return self._receive(response, key, out, max_bytes)
+            except ObjectTooLarge:
+                raise
             except (ProviderUnavailable, ProviderResponseError) as exc:
                 if attempt == DOWNLOAD_ATTEMPTS:
                     raise exc.annotate(f"gave up after {attempt} downloads") from None
@@ -136,10 +146,17 @@ class S3Client:
 
         return self.http.request_raw("GET", url, headers=signed, stream=stream)
 
-    def _receive(self, response: requests.Response, key: str, out: BinaryIO) -> Downloaded:
+    def _receive(
+        self, response: requests.Response, key: str, out: BinaryIO, max_bytes: int | None
+    ) -> Downloaded:
         sha256, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
         try:
             for chunk in response.iter_content(CHUNK_BYTES):
+                if max_bytes is not None and size + len(chunk) > max_bytes:
+                    raise ObjectTooLarge(
+                        f"{PROVIDER}: {key} is larger than the cost file limit "
+                        f"({max_bytes} bytes, setting COST_FILE_MAX_MB); not downloaded further"
+                    )
                 out.write(chunk)
                 sha256.update(chunk)
                 md5.update(chunk)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import gzip
 import io
 import re
 from collections.abc import Iterator, Sequence
@@ -39,6 +38,7 @@ from decimal import Context, Decimal, Inexact, InvalidOperation
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
+from providers.focus import limits as input_limits
 from providers.focus.csvlines import BadLine, Lines
 from providers.focus.currencies import BILLING_CURRENCIES
 from providers.focus.issues import DEFAULT_MAX_EXAMPLES, IssueLog, Kind
@@ -259,7 +259,7 @@ class YandexExportReader:
         binary = stream if hasattr(stream, "peek") else io.BufferedReader(stream)  # type: ignore[arg-type]
         self._gzip = None
         if binary.peek(2)[:2] == b"\x1f\x8b":
-            binary = self._gzip = gzip.GzipFile(fileobj=binary, mode="rb")  # type: ignore[assignment]
+            binary = self._gzip = input_limits.open_inflated(binary, input_limits.current())
         self._text = io.TextIOWrapper(
             binary, encoding="utf-8-sig", errors="surrogateescape", newline=""
         )
