@@ -36,6 +36,10 @@ class TenantOwnedModel(models.Model):
     def capability_for(cls, action: str) -> str | None:
         return cls.tenant_capabilities.get(action)
 
+    # Foreign keys that may point at a row of an ancestor tenant rather than the row's own (a
+    # token created through an MSP operator's token on a client tenant names that token).
+    ancestor_relations: frozenset[str] = frozenset()
+
     def clean(self) -> None:
         super().clean()
         self.validate_tenant_relations()
@@ -50,8 +54,11 @@ class TenantOwnedModel(models.Model):
                 continue
             related = getattr(self, field.name, None)
             related_tenant = getattr(related, "tenant_id", None)
-            if related is not None and related_tenant and related_tenant != self.tenant_id:
-                errors[field.name] = _("This object belongs to another tenant.")
+            if related is None or not related_tenant or related_tenant == self.tenant_id:
+                continue
+            if field.name in self.ancestor_relations and related_tenant in self.tenant.lineage:
+                continue
+            errors[field.name] = _("This object belongs to another tenant.")
         if errors:
             raise ValidationError(errors)
 

@@ -39,6 +39,7 @@ class ApiToken(TenantOwnedModel):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    ancestor_relations = frozenset({"created_by_token"})
     # The token that authenticated the request creating this one (None: created in a session).
     # A token never outlives its creator, and revoking the creator revokes it too.
     created_by_token = models.ForeignKey(

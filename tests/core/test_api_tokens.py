@@ -195,3 +195,31 @@ def test_revoking_a_token_revokes_the_tokens_it_created(world, api_client, write
     cascaded = AuditEvent.objects.get(event_type="api_token.revoked", target_id=str(grandchild_id))
     assert cascaded.extra == {"cascade_from": write_token.token.pk}
     assert cascaded.actor_id == world.owner_a.pk
+
+
+def test_an_operators_msp_token_creates_tokens_for_a_client_tenant(world, api_client):
+    from core.capabilities import Role
+    from tests.factories import member
+
+    msp_operator = member(world.msp, Role.OPERATOR, username="msp-operator", is_staff=True)
+    creator = api_token_create(actor=msp_operator, tenant=world.msp, name="msp", scope="write")
+
+    response = _bearer(api_client, creator.raw).post(
+        "/api/v1/tokens/", {"tenant": world.a.pk, "name": "for alpha"}
+    )
+
+    assert response.status_code == 201, response.content
+    token = ApiToken.objects.get(pk=response.json()["id"])
+    assert token.tenant_id == world.a.pk
+    assert token.created_by_token_id == creator.token.pk
+
+
+def test_a_token_is_never_created_by_a_token_of_a_sibling_tenant(world):
+    from django.core.exceptions import ValidationError
+
+    sibling = api_token_create(actor=world.owner_b, tenant=world.b, name="beta").token
+    token = ApiToken(tenant=world.a, user=world.owner_a, name="x", created_by_token=sibling)
+
+    with pytest.raises(ValidationError) as refused:
+        token.validate_tenant_relations()
+    assert "created_by_token" in refused.value.message_dict
