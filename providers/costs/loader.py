@@ -30,7 +30,7 @@ from operator import itemgetter
 
 from django.db import OperationalError, connection, transaction
 
-from providers.costs import enrichment, rollups
+from providers.costs import enrichment, hooks, rollups
 from providers.costs.vat import VatResolver
 from providers.focus import spec
 from providers.partitions import ensure_monthly_partitions
@@ -147,6 +147,9 @@ def load(
                     start=start,
                     end=end,
                 )
+            hooks.after_rows_loaded(
+                cursor, hooks.LoadedRows(target.tenant_id, target.import_run_id, start, end)
+            )
             result.totals = _totals(cursor, target.import_run_id, start, end)
         result.rows_replaced = window.rows_replaced
         result.period_start, result.period_end = start, end
