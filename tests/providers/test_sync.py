@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.models import AuditEvent
-from providers.adapters.yandex.simulator_faults import Fault
+from providers.adapters.simulation.faults import Fault
 from providers.models import Connection, Resource, ResourceEvent, SyncRun
 from providers.services.sync import SYNC_LEASE, connection_sync
 from tests.factories import ConnectionFactory

@@ -31,20 +31,17 @@ import argparse
 import json
 import math
 import re
-import socket
 import sys
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import SplitResult
 
+from providers.adapters.simulation import Fault, SimRequest, SimulatorServer
 from providers.adapters.yandex import simulator_billing, simulator_monitoring
 from providers.adapters.yandex.endpoints import YandexEndpoints
-from providers.adapters.yandex.simulator_faults import Fault, FaultPlan
 from providers.adapters.yandex.simulator_iam import DEFAULT_OAUTH_TOKEN, IamAuthority
 from providers.adapters.yandex.simulator_inventory import (
     DB_ENGINES,
@@ -99,21 +96,17 @@ class SimulatorConfig:
         )
 
 
-@dataclass(slots=True)
-class SimulatorStats:
-    requests: int = 0
-    by_path: Counter = field(default_factory=Counter)
-    faults: Counter = field(default_factory=Counter)
-
-
 Route = tuple[str, re.Pattern[str], Callable[..., Any], bool]
 
 
-class YandexCloudSimulator:
+class YandexCloudSimulator(SimulatorServer):
+    server_version = "YandexCloudSimulator/1.0"
+
     def __init__(self, config: SimulatorConfig | None = None, **overrides: Any) -> None:
         config = config or SimulatorConfig()
         if overrides:
             config = SimulatorConfig(**{**asdict(config), **overrides})
+        super().__init__(host=config.host, port=config.port, latency_s=config.latency_s)
         self.config = config
         self.inventory = Inventory(config.inventory_config())
         self.iam = IamAuthority(
@@ -121,8 +114,6 @@ class YandexCloudSimulator:
             token_ttl_s=config.token_ttl_s,
             requests_per_token=config.requests_per_token,
         )
-        self.faults = FaultPlan()
-        self.stats = SimulatorStats()
         self.denied_folders: set[str] = set()
         # service -> HTTP status it answers: 403 (no viewer role), 404 or 501 (not installed).
         self.service_answers: dict[str, int] = {}
@@ -130,50 +121,9 @@ class YandexCloudSimulator:
         self.billing, self.storage = simulator_billing.object_storage_for(
             self.inventory, config.seed
         )
-        self._stats_lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self.routes: list[Route] = self._routes()
 
-    # -- lifecycle -------------------------------------------------------------------------------
-
-    def start(self) -> YandexCloudSimulator:
-        if self._server is not None:
-            return self
-        server = ThreadingHTTPServer((self.config.host, self.config.port), _handler_for(self))
-        server.daemon_threads = True
-        server.block_on_close = False  # a slow-answer fault must not hold up stop()
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> YandexCloudSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the simulator is not running")
-        return self._server.server_address[1]
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.config.host}:{self.port}"
+    # -- addresses -------------------------------------------------------------------------------
 
     @property
     def endpoints(self) -> YandexEndpoints:
@@ -195,15 +145,6 @@ class YandexCloudSimulator:
 
     def issue_service_account_key(self, service_account_id: str | None = None) -> dict[str, Any]:
         return self.iam.issue_service_account_key(service_account_id)
-
-    def inject(self, fault: Fault | str, **options: Any) -> Fault:
-        """Add a fault: ``inject("rate_limit", retry_after=2, times=3, path="/compute/")``."""
-        if isinstance(fault, str):
-            fault = Fault(fault, **options)
-        return self.faults.add(fault)
-
-    def clear_faults(self) -> None:
-        self.faults.clear()
 
     def deny_service(self, service: str) -> None:
         """Every call to ``service`` answers 403 PERMISSION_DENIED, as to a service account that
@@ -374,23 +315,10 @@ class YandexCloudSimulator:
             return simulator_billing.control(self, method, path, body)
         if (method, path) == ("GET", "/_sim/health"):
             return {"ok": True, "resources": self.expected_count()}
-        if (method, path) == ("GET", "/_sim/stats"):
-            return {
-                "requests": self.stats.requests,
-                "by_path": dict(self.stats.by_path),
-                "faults": dict(self.stats.faults),
-                "token_exchanges": self.iam.exchanges,
-                "rejected_jwts": self.iam.rejected_jwts,
-            }
         if (method, path) == ("POST", "/_sim/mutate"):
             return asdict(
                 self.mutate(**{k: int(body.get(k, 0)) for k in ("appear", "change", "disappear")})
             )
-        if (method, path) == ("POST", "/_sim/faults"):
-            try:
-                return self.inject(Fault.from_dict(body)).to_dict()
-            except (TypeError, ValueError) as exc:
-                raise ApiError(3, str(exc)) from None
         if (method, path) == ("POST", "/_sim/permissions"):
             # {"deny": [service, ...], "absent": {service: 404|501}, "grant": [service, ...]}
             try:
@@ -403,117 +331,50 @@ class YandexCloudSimulator:
             except (TypeError, ValueError) as exc:
                 raise ApiError(3, str(exc)) from None
             return {"services": dict(self.service_answers)}
-        if (method, path) == ("DELETE", "/_sim/faults"):
-            self.clear_faults()
-            return {}
         if (method, path) == ("POST", "/_sim/expire-tokens"):
             self.expire_tokens()
             return {}
         if (method, path) == ("POST", "/_sim/service-account-keys"):
             return self.issue_service_account_key(body.get("service_account_id"))
-        raise ApiError(5, f"{method} {path} is not a simulator control")
+        return super().control(method, path, body)
 
-    def count_request(self, path: str, fault: Fault | None) -> None:
-        with self._stats_lock:
-            self.stats.requests += 1
-            self.stats.by_path[path] += 1
-            if fault is not None:
-                self.stats.faults[fault.kind] += 1
+    def stats_extra(self) -> dict[str, Any]:
+        return {"token_exchanges": self.iam.exchanges, "rejected_jwts": self.iam.rejected_jwts}
 
+    # -- the shared server's hooks: Yandex's wire format -----------------------------------------
 
-def _handler_for(sim: YandexCloudSimulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive: a discovery run reuses one connection
-        server_version = "YandexCloudSimulator/1.0"
+    def route(self, request: SimRequest) -> Any:
+        return self.dispatch(
+            request.method,
+            request.path,
+            request.query,
+            request.body,
+            request.header("Authorization"),
+        )
 
-        def setup(self) -> None:
-            super().setup()
-            # Headers and body go out in two writes; without this, Nagle's algorithm and the
-            # client's delayed ACK add ~40 ms to every keep-alive answer.
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def handle_raw(self, handler: BaseHTTPRequestHandler, method: str, parts: SplitResult) -> bool:
+        if self.storage.owns(parts.path):  # S3 wire format (XML, SigV4), not the REST APIs
+            self.storage.serve(handler, method)
+            return True
+        return False
 
-        def do_GET(self) -> None:
-            self._handle("GET")
+    def not_found_error(self, message: str) -> ApiError:
+        return ApiError(5, message)
 
-        def do_POST(self) -> None:
-            self._handle("POST")
+    def bad_request_error(self, message: str) -> ApiError:
+        return ApiError(3, message)
 
-        def do_DELETE(self) -> None:
-            self._handle("DELETE")
+    def rate_limited_error(self, fault: Fault) -> ApiError:
+        return ApiError(
+            8, "Quota limit exceeded", headers={"Retry-After": f"{fault.retry_after:g}"}
+        )
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # tests run thousands of requests; access logs would drown their output
+    def unavailable_error(self, fault: Fault) -> ApiError:
+        code = _GRPC_FOR_HTTP.get(fault.status, 13)
+        return ApiError(code, "Service is temporarily unavailable", status=fault.status)
 
-        def _handle(self, method: str) -> None:
-            parts = urlsplit(self.path)
-            if sim.storage.owns(parts.path):  # S3 wire format (XML, SigV4), not the REST APIs
-                sim.storage.serve(self, method)
-                return
-            path, query = parts.path, dict(parse_qsl(parts.query))
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                self._send_error(ApiError(3, "request body is not valid JSON"))
-                return
-            if path.startswith("/_sim/"):
-                try:
-                    self._send(200, sim.control(method, path, body))
-                except ApiError as exc:
-                    self._send_error(exc)
-                return
-            fault = sim.faults.pick(path)
-            sim.count_request(path, fault)
-            if sim.config.latency_s:
-                time.sleep(sim.config.latency_s)
-            malformed = False
-            if fault is not None:
-                if fault.kind == "slow":
-                    time.sleep(fault.delay)
-                elif fault.kind == "disconnect":
-                    self.close_connection = True
-                    return
-                elif fault.kind == "rate_limit":
-                    retry = f"{fault.retry_after:g}"
-                    exc = ApiError(8, "Quota limit exceeded", headers={"Retry-After": retry})
-                    self._send_error(exc)
-                    return
-                elif fault.kind == "unavailable":
-                    code = _GRPC_FOR_HTTP.get(fault.status, 13)
-                    self._send_error(
-                        ApiError(code, "Service is temporarily unavailable"), fault.status
-                    )
-                    return
-                elif fault.kind == "expire_token":
-                    sim.iam.expire(self.headers.get("Authorization"))
-                elif fault.kind == "malformed":
-                    malformed = True
-            try:
-                payload = sim.dispatch(method, path, query, body, self.headers.get("Authorization"))
-            except ApiError as exc:
-                self._send_error(exc)
-                return
-            self._send(200, payload, truncate=malformed)
-
-        def _send_error(self, exc: ApiError, status: int | None = None) -> None:
-            self._send(status or exc.http_status, exc.body(), headers=exc.headers)
-
-        def _send(
-            self, status: int, payload: Any, *, truncate: bool = False, headers: dict | None = None
-        ) -> None:
-            data = json.dumps(payload, separators=(",", ":")).encode()
-            if truncate:
-                data = data[: max(1, len(data) // 2)]  # a body cut off mid-way, as by a proxy
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-
-    return Handler
+    def expire_token(self, request: SimRequest) -> None:
+        self.iam.expire(request.header("Authorization"))
 
 
 # -- throughput ----------------------------------------------------------------------------------

@@ -1,10 +1,13 @@
-"""Wire conventions shared by the simulator's endpoints: the error envelope and paging."""
+"""Yandex wire conventions of the simulator: the ``google.rpc.Status`` error envelope and paging
+with opaque ``pageToken``s (the token helpers are the shared ones in ``simulation.wire``)."""
 
 from __future__ import annotations
 
-import base64
 import uuid
 from typing import Any
+
+from providers.adapters.simulation.server import SimulatedError
+from providers.adapters.simulation.wire import decode_offset, encode_offset
 
 # gRPC status code -> HTTP status, as Yandex's gateway maps them.
 HTTP_STATUS = {3: 400, 5: 404, 7: 403, 8: 429, 12: 501, 13: 500, 14: 503, 16: 401}
@@ -12,15 +15,23 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
 
-class ApiError(Exception):
+class ApiError(SimulatedError):
     """An answer in the ``google.rpc.Status`` shape: ``{code, message, details}``."""
 
-    def __init__(self, code: int, message: str, *, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(status or HTTP_STATUS.get(code, 500), message, headers=headers)
         self.code = code
-        self.message = message
-        self.http_status = HTTP_STATUS.get(code, 500)
-        self.headers = headers or {}
+
+    @property
+    def http_status(self) -> int:
+        return self.status
 
     def body(self) -> dict[str, Any]:
         return {
@@ -45,25 +56,12 @@ def page(items: list[Any], query: dict[str, str], key: str) -> dict[str, Any]:
     if not 0 <= size <= MAX_PAGE_SIZE:
         raise ApiError(3, f"pageSize: value must be in range 0..{MAX_PAGE_SIZE}")
     size = size or DEFAULT_PAGE_SIZE
-    offset = _decode_token(query.get("pageToken", ""))
+    try:
+        offset = decode_offset(query.get("pageToken", ""))
+    except ValueError:
+        raise ApiError(3, "pageToken: invalid page token") from None
     chunk = items[offset : offset + size]
     answer: dict[str, Any] = {key: chunk} if chunk else {}
     if offset + size < len(items):
-        answer["nextPageToken"] = _encode_token(offset + size)
+        answer["nextPageToken"] = encode_offset(offset + size)
     return answer
-
-
-def _encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
-
-
-def _decode_token(token: str) -> int:
-    if not token:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        if not text.startswith("o:"):
-            raise ValueError(text)
-        return max(0, int(text[2:]))
-    except ValueError:
-        raise ApiError(3, "pageToken: invalid page token") from None

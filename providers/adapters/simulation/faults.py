@@ -1,4 +1,4 @@
-"""Fault injection for the simulator: which request misbehaves, and how.
+"""Fault injection for provider simulators: which request misbehaves, and how.
 
 A ``Fault`` matches requests by path prefix, lets ``after`` of them through, then hits every
 ``every``-th one until it has hit ``times`` (0 = forever). Rules are evaluated in order; the first
@@ -11,7 +11,19 @@ import threading
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-KINDS = ("rate_limit", "unavailable", "slow", "malformed", "expire_token", "disconnect")
+# rate_limit: 429 with Retry-After; unavailable: a 5xx; slow: answer after ``delay``; malformed: a
+# body cut off mid-way; expire_token: the caller's token dies before the answer; disconnect: the
+# connection closes without an answer; envelope_error: the provider's own error answer sent with
+# HTTP 200 (Beget's way), with ``code`` as its error code (each simulator shapes it).
+KINDS = (
+    "rate_limit",
+    "unavailable",
+    "slow",
+    "malformed",
+    "expire_token",
+    "disconnect",
+    "envelope_error",
+)
 
 
 @dataclass(slots=True)
@@ -24,6 +36,7 @@ class Fault:
     retry_after: float = 1.0  # rate_limit: the Retry-After header, in seconds
     status: int = 503  # unavailable: 500, 502, 503 or 504
     delay: float = 0.5  # slow: seconds before answering
+    code: str = ""  # envelope_error: the provider's error code (e.g. Beget's "LIMIT_ERROR")
     seen: int = 0
     hits: int = 0
 
