@@ -7,6 +7,14 @@ injectable so tests can assert the waits without waiting.
 
 All our provider calls are reads (a POST to a token or query endpoint included), so every method
 is retried.
+
+**Envelopes.** Some providers wrap every answer, and some report errors inside a 200 (Beget:
+``{"status": "error", ...}``). A ``ResponseEnvelope`` given to the client decodes each 2xx JSON
+body: it returns the payload the caller wants, or raises a ``ProviderError`` for an error the
+envelope carries. That error is treated like the same failure sent as an HTTP status: refused
+credentials (``ProviderAuthError``) are never retried, ``ProviderRateLimited`` and
+``ProviderUnavailable`` are retried under the same policy and attempt budget as a 429 or 503.
+Envelopes may also read error bodies of non-2xx answers (``error_detail``).
 """
 
 from __future__ import annotations
@@ -32,15 +40,39 @@ from providers.adapters.base import (
 from providers.adapters.retry import TRANSPORT_ERRORS, RetryPolicy, parse_retry_after
 
 _REDACTED = "[redacted]"
+_CREDENTIAL_WORDS = ("token", "passw", "secret", "login")
+_NOISE = frozenset({"pageSize", "input_data", "input_format", "output_format"})
+
+
+class ResponseEnvelope:
+    """How a provider wraps its JSON answers; the default is "not at all".
+
+    ``unwrap`` gets the decoded body of every 2xx answer and returns what the caller asked for,
+    or raises a ``ProviderError`` (its message should start with ``provider`` and name ``what``,
+    the request as ``describe`` puts it). ``error_detail`` may give (code, message) from the JSON
+    body of a non-2xx answer; None falls back to the client's generic reading.
+    """
+
+    def unwrap(self, body: Any, *, provider: str, what: str, status: int) -> Any:
+        return body
+
+    def error_detail(self, body: Any) -> tuple[Any, str] | None:
+        return None
+
+
+PLAIN = ResponseEnvelope()
 
 
 def describe(method: str, url: str, params: dict[str, Any] | None) -> str:
     """``GET /path?folderId=...`` for messages: scope parameters help the operator, paging
-    parameters only add noise, and anything named like a token is left out on principle."""
+    parameters only add noise, and anything named like a credential (a token, a password, a
+    secret; Beget's hosting API takes ``passwd`` in the query) is left out on principle."""
     shown = {
         k: v
         for k, v in (params or {}).items()
-        if "token" not in k.lower() and k != "pageSize" and v not in (None, "")
+        if not any(word in k.lower() for word in _CREDENTIAL_WORDS)
+        and k not in _NOISE
+        and v not in (None, "")
     }
     query = "?" + urlencode(shown) if shown else ""
     return f"{method} {urlsplit(url).path}{query}"
@@ -62,8 +94,10 @@ class HttpClient:
         rng: random.Random | None = None,
         session: requests.Session | None = None,
         user_agent: str = "InfraZen/0.1 (+https://github.com/infrazen)",
+        envelope: ResponseEnvelope | None = None,
     ) -> None:
         self.provider = provider
+        self.envelope = envelope or PLAIN
         self.timeout = timeout
         self.retry = RetryPolicy(
             max_attempts=max_attempts,
@@ -101,21 +135,37 @@ class HttpClient:
         *,
         params: dict[str, Any] | None = None,
         json_body: Any = None,
+        data: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
-        """Send a request and return the decoded JSON body, retrying transient failures."""
+        """Send a request and return the decoded JSON body (unwrapped by the client's envelope),
+        retrying transient failures. ``data`` sends a form-encoded body instead of JSON."""
         what = describe(method, url, params)
-        response = self._send(
+        return self._send(
             what,
             lambda: self.session.request(
-                method, url, params=params, json=json_body, headers=headers, timeout=self.timeout
+                method,
+                url,
+                params=params,
+                json=json_body,
+                data=data,
+                headers=headers,
+                timeout=self.timeout,
             ),
+            decode=lambda response: self._unwrap(response, what),
         )
-        return self._decode(response, what)
 
-    def _send(self, what: str, attempt_once: Callable[[], requests.Response]) -> requests.Response:
+    def _send(
+        self,
+        what: str,
+        attempt_once: Callable[[], requests.Response],
+        *,
+        decode: Callable[[requests.Response], Any] | None = None,
+    ) -> Any:
         """Call ``attempt_once`` until it answers below 300, under the retry policy; raise the
-        last failure (a ProviderError) otherwise."""
+        last failure (a ProviderError) otherwise. With ``decode``, a 2xx answer is decoded
+        inside the loop, so that a retryable error found in the body (an envelope's rate limit)
+        is retried like a 429; the decoded value is returned instead of the response."""
         policy = self.retry
         attempt = 0
         while True:
@@ -131,16 +181,35 @@ class HttpClient:
                 retry_after = None
             else:
                 if response.status_code < 300:
-                    return response
-                failure, retry_after = self._failure(response, what)
-                response.close()
-                if not policy.retryable(response.status_code):
-                    raise failure
+                    if decode is None:
+                        return response
+                    try:
+                        return decode(response)
+                    except ProviderError as exc:
+                        if not exc.retryable:
+                            raise
+                        failure, retry_after = exc, getattr(exc, "retry_after", None)
+                else:
+                    failure, retry_after = self._failure(response, what)
+                    response.close()
+                    if not policy.retryable(response.status_code):
+                        raise failure
             if attempt >= policy.max_attempts:
                 raise failure.annotate(f"gave up after {attempt} attempts")
             with self._lock:
                 self.retries += 1
             policy.sleep(policy.delay(attempt, retry_after))
+
+    def _unwrap(self, response: requests.Response, what: str) -> Any:
+        body = self._decode(response, what)
+        try:
+            return self.envelope.unwrap(
+                body, provider=self.provider, what=what, status=response.status_code
+            )
+        except ProviderError as exc:
+            exc.message = self.redact(exc.message)
+            exc.args = (exc.message,)
+            raise
 
     def _decode(self, response: requests.Response, what: str) -> Any:
         if not response.content:
@@ -158,7 +227,7 @@ class HttpClient:
         self, response: requests.Response, what: str
     ) -> tuple[ProviderError, float | None]:
         status = response.status_code
-        code, detail = self.error_detail(response)
+        code, detail = self._error_detail(response)
         text = f"{self.provider}: {what} answered HTTP {status}"
         if code not in (None, ""):
             text += f" (code {code})"
@@ -177,6 +246,17 @@ class HttpClient:
         if status >= 500 or status == 408:
             return ProviderUnavailable(text, status=status, code=code), retry_after
         return ProviderResponseError(text, status=status, code=code), None
+
+    def _error_detail(self, response: requests.Response) -> tuple[Any, str]:
+        if self.envelope is not PLAIN:
+            try:
+                body = json.loads(response.content) if response.content else None
+            except ValueError:
+                body = None
+            found = self.envelope.error_detail(body) if body is not None else None
+            if found is not None:
+                return found
+        return self.error_detail(response)
 
     @staticmethod
     def error_detail(response: requests.Response) -> tuple[Any, str]:
