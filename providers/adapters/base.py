@@ -15,7 +15,22 @@ normally.
 
 Metric values are ``float``: providers send IEEE doubles (Yandex ``doubleValues``), so a ``Decimal``
 would only dress the same binary value up with false precision and cost ~10x more per sample on
-hot paths that handle millions of points. Money never flows through here.
+hot paths that handle millions of points. Money (``CostRecord``, ``BalanceRecord``) is ``Decimal``.
+
+Beyond discovery and metrics an adapter may implement, as its provider's declaration
+(``providers.adapters.spec.ProviderSpec.capabilities``) says it does:
+
+- ``costs(period)``: FOCUS-shaped ``CostRecord``s of a period, loaded by the cost-source pull
+  (``providers.services.cost_api``) through the one cost loader;
+- ``balances()``: the prepaid balances of the account now (``BalanceRecord``), stored as a time
+  series per connection (``providers.services.balances``);
+- ``operations(since)``: the provider's operation / action log (``OperationRecord``), read
+  incrementally: who created, changed, started or deleted which resource;
+- ``refresh(provider_id)``: one resource as discovery would list it, or None when it is gone
+  (the webhook refresh of a single resource).
+
+The defaults raise ``NotImplementedError``; services only call what the declaration claims.
+See ``providers/adapters/README.md`` for how to add a provider.
 """
 
 from __future__ import annotations
@@ -26,6 +41,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -50,6 +66,30 @@ class ResourceType(StrEnum):
     LOAD_BALANCER = "load_balancer"
     FOLDER = "folder"
     CLOUD = "cloud"
+    # A provider project (Selectel, VK Cloud): the scope unit, listed like folders.
+    PROJECT = "project"
+    # The hosting account itself with its plan (Beget): what the plan rate is charged for.
+    ACCOUNT = "account"
+    # Hosting: a site (document root with its domains), a registered domain (its expiry date in
+    # specs["expires_on"]), a single database (not a managed cluster: database_cluster), and a
+    # backup (of a site, a database or a server).
+    SITE = "site"
+    DOMAIN = "domain"
+    DATABASE = "database"
+    BACKUP = "backup"
+    CONTAINER_REGISTRY = "container_registry"
+
+
+class SpecKey(StrEnum):
+    """Well-known ``ResourceRecord.specs`` keys, shared by every provider (numbers are ints in
+    the unit the name says; dates are ISO 8601 strings)."""
+
+    VCPU = "vcpu"
+    CORE_FRACTION = "core_fraction"
+    MEMORY_BYTES = "memory_bytes"
+    STORAGE_BYTES = "storage_bytes"
+    # A domain's registration expiry, "YYYY-MM-DD" (absent when the provider does not know it).
+    EXPIRES_ON = "expires_on"
 
 
 class ResourceStatus(StrEnum):
@@ -71,8 +111,11 @@ class PricingModel(StrEnum):
 class ResourceRecord:
     """One resource as the provider reports it, normalized across providers.
 
-    ``specs`` holds integers only (vcpu, core_fraction, memory_bytes, storage_bytes, ...), so that
-    filters and rightsizing rules can compare them without parsing. ``properties`` keeps the
+    ``specs`` holds sizes and shapes as integers (vcpu, core_fraction, memory_bytes,
+    storage_bytes, ...; see ``SpecKey``), so that filters and rightsizing rules can compare them
+    without parsing, and values that are text at the provider as strings (a plan name, a PHP
+    version, an ISO date such as a domain's ``expires_on``); nothing else (no floats, no bools,
+    no nesting), which ``__post_init__`` enforces. ``properties`` keeps the
     provider-specific details worth showing. ``related_ids`` maps a role (``"disks"``,
     ``"subnets"``, ``"source_disk"``) to provider ids; ``parent_provider_id`` is the one resource
     this one is attached to or part of (disk -> VM, IP -> VM, host -> cluster, node group ->
@@ -86,7 +129,7 @@ class ResourceRecord:
     zone: str | None = None
     status: str = ResourceStatus.UNKNOWN
     raw_status: str = ""
-    specs: Mapping[str, int] = field(default_factory=dict)
+    specs: Mapping[str, int | str] = field(default_factory=dict)
     pricing_model: str = PricingModel.ON_DEMAND
     labels: Mapping[str, str] = field(default_factory=dict)
     properties: Mapping[str, Any] = field(default_factory=dict)
@@ -94,6 +137,14 @@ class ResourceRecord:
     parent_provider_id: str | None = None
     related_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     sub_account: str | None = None
+
+    def __post_init__(self) -> None:
+        for key, value in self.specs.items():
+            if type(value) not in (int, str):  # bool is an int subclass, and refused too
+                raise TypeError(
+                    f"specs[{key!r}] of {self.provider_id} must be an int or a str, "
+                    f"not {type(value).__name__}"
+                )
 
     @cached_property
     def content_hash(self) -> str:
@@ -169,7 +220,7 @@ class MetricTarget:
     provider_id: str
     type: str
     sub_account: str | None = None
-    specs: Mapping[str, int] = field(default_factory=dict)
+    specs: Mapping[str, int | str] = field(default_factory=dict)
 
     @classmethod
     def from_record(cls, record: Any) -> MetricTarget:
@@ -230,6 +281,145 @@ class VerifyResult:
     message: str
     details: Mapping[str, Any] = field(default_factory=dict)
     services: tuple[ServiceProbe, ...] = ()
+
+
+# --- costs, balances, operations ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CostPeriod:
+    """A half-open range [start, end) of ChargePeriodStart instants (timezone-aware), whole days
+    of the provider's billing time zone (``ProviderSpec.billing_time_zone``)."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("CostPeriod needs timezone-aware datetimes")
+        if self.end <= self.start:
+            raise ValueError("CostPeriod end must be after start")
+
+    def __contains__(self, moment: datetime) -> bool:
+        return self.start <= moment < self.end
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CostRecord:
+    """One FOCUS-shaped charge from a provider's cost API (field names are FOCUS's in
+    snake_case). ``costs(period)`` yields only records whose ``charge_period_start`` lies in the
+    period; the pull replaces exactly that period of the source with them.
+
+    ProviderName, PublisherName and InvoiceIssuerName are filled with the provider's name by the
+    loader side (VAT rules are keyed by it). ``tags`` are the resource's labels; ``extensions``
+    may only use the keys the adapter lists in ``ProviderAdapter.cost_extensions`` (they are
+    kept in ``x_extensions``). ``estimated`` marks a cost computed by us (inventory x price
+    list) rather than billed by the provider: it is never summed with billed costs unless asked
+    for (``x_estimated``).
+    """
+
+    charge_period_start: datetime
+    charge_period_end: datetime
+    billed_cost: Decimal
+    billing_currency: str
+    effective_cost: Decimal | None = None
+    list_cost: Decimal | None = None
+    contracted_cost: Decimal | None = None
+    list_unit_price: Decimal | None = None
+    charge_category: str = "Usage"
+    charge_class: str | None = None
+    charge_description: str | None = None
+    charge_frequency: str | None = "Usage-Based"
+    service_name: str | None = None
+    service_category: str | None = None
+    resource_id: str | None = None
+    resource_name: str | None = None
+    resource_type: str | None = None
+    region_id: str | None = None
+    region_name: str | None = None
+    availability_zone: str | None = None
+    sub_account_id: str | None = None
+    sub_account_name: str | None = None
+    billing_account_id: str | None = None
+    billing_account_name: str | None = None
+    sku_id: str | None = None
+    sku_price_id: str | None = None
+    pricing_quantity: Decimal | None = None
+    pricing_unit: str | None = None
+    consumed_quantity: Decimal | None = None
+    consumed_unit: str | None = None
+    tags: Mapping[str, str] | None = None
+    estimated: bool = False
+    extensions: Mapping[str, str] = field(default_factory=dict)
+
+
+class BalanceKind(StrEnum):
+    MAIN = "main"  # money paid in
+    BONUS = "bonus"  # promotional or bonus money the provider spends too (VK Cloud, Selectel)
+    CREDIT = "credit"  # a credit line or grant
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BalanceRecord:
+    """One prepaid balance of the account as the provider reports it now.
+
+    ``account_id`` names the balance's holder when a connection sees several (a Yandex billing
+    account, a VK Cloud project); ``days_to_block`` is the provider's own forecast of the days
+    left before the account is blocked or the money runs out (Beget ``user_days_to_block``,
+    Selectel's prediction), None when it gives none; ``details`` keeps what else is worth
+    showing (plan, debt, the raw figures).
+    """
+
+    amount: Decimal
+    currency: str
+    as_of: datetime
+    kind: str = BalanceKind.MAIN
+    account_id: str = ""
+    days_to_block: Decimal | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, Decimal):
+            raise TypeError("BalanceRecord.amount must be a Decimal (money is never a float)")
+        if self.as_of.tzinfo is None:
+            raise ValueError("BalanceRecord.as_of must be timezone-aware")
+
+
+class OperationAction(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    STARTED = "started"
+    STOPPED = "stopped"
+    OTHER = "other"
+
+
+class OperationStatus(StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+    RUNNING = "running"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperationRecord:
+    """One entry of the provider's operation log: who did what to which resource, and when.
+
+    ``provider_id`` is the operation's own id (the dedup key: the same operation read twice is
+    one record); ``resource_provider_id`` the resource's id as discovery reports it; ``action``
+    the normalized verb and ``raw_action`` the provider's (``compute.instances.create``,
+    ``os-start``); ``actor`` who did it as the provider names them (a user, a service account;
+    "" when unknown).
+    """
+
+    provider_id: str
+    resource_provider_id: str
+    action: str
+    raw_action: str
+    at: datetime
+    actor: str = ""
+    status: str = OperationStatus.DONE
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -359,6 +549,32 @@ class ProviderAdapter(ABC):
 
         return ListingReport(services=self.services, scope_noun=self.scope_noun)
 
-    def costs(self, period: Any) -> Iterator[Any]:
-        """FOCUS-shaped cost rows for ``period``; provided by billing adapters."""
-        raise NotImplementedError(f"{self.provider or type(self).__name__} has no cost source yet")
+    # -- optional capabilities (see the module docstring) ---------------------------------------
+
+    # Keys ``CostRecord.extensions`` may carry (declared up front: the loader streams rows).
+    cost_extensions: tuple[str, ...] = ()
+
+    def costs(self, period: CostPeriod) -> Iterator[CostRecord]:
+        """The provider's charges whose ChargePeriodStart lies in ``period``, as ``CostRecord``s.
+
+        Must be complete for the period when it returns normally (the pull replaces the period's
+        previous rows with exactly these); raise ``ProviderError`` otherwise."""
+        raise NotImplementedError(f"{self._name()} has no cost API")
+
+    def balances(self) -> list[BalanceRecord]:
+        """Every prepaid balance of the account, read now (one record per account and kind)."""
+        raise NotImplementedError(f"{self._name()} reports no balance")
+
+    def operations(self, since: datetime | None) -> Iterator[OperationRecord]:
+        """Operations at or after ``since`` (None: as far back as the provider keeps), oldest
+        first where the provider allows. Incremental: callers pass the time of the newest
+        operation they stored and drop repeats by ``OperationRecord.provider_id``."""
+        raise NotImplementedError(f"{self._name()} has no operation log")
+
+    def refresh(self, provider_id: str) -> ResourceRecord | None:
+        """One resource as ``discover()`` would yield it (same normalization, same hash), or
+        None when the provider no longer has it (a 404 for that id). Other failures raise."""
+        raise NotImplementedError(f"{self._name()} cannot refresh a single resource")
+
+    def _name(self) -> str:
+        return self.provider or type(self).__name__

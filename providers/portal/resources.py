@@ -49,6 +49,13 @@ TYPE_LABELS = {
     ResourceType.LOAD_BALANCER: _("Load balancer"),
     ResourceType.FOLDER: _("Folder"),
     ResourceType.CLOUD: _("Cloud"),
+    ResourceType.PROJECT: _("Project"),
+    ResourceType.ACCOUNT: _("Hosting account"),
+    ResourceType.SITE: _("Site"),
+    ResourceType.DOMAIN: _("Domain"),
+    ResourceType.DATABASE: _("Database"),
+    ResourceType.BACKUP: _("Backup"),
+    ResourceType.CONTAINER_REGISTRY: _("Container registry"),
 }
 STATUS_LABELS = {
     ResourceStatus.RUNNING: (pgettext_lazy("resource status", "Running"), "badge-ok"),
@@ -76,6 +83,7 @@ SPEC_LABELS = {
     "node_count": _("Nodes"),
     "node_count_min": _("Nodes, minimum"),
     "node_count_max": _("Nodes, maximum"),
+    "expires_on": _("Expires on"),
 }
 FIELD_LABELS = {
     "type": _("Type"),

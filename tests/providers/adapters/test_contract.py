@@ -54,6 +54,91 @@ def test_content_hash_changes_with_content(change):
     assert _record().content_hash != _record(**change).content_hash
 
 
+def test_content_hash_is_stable_across_releases():
+    """Stored hashes are compared with new listings: a change in how the hash is computed would
+    make every resource of every connection look changed (a write storm on the next sync)."""
+    record = ResourceRecord(
+        provider_id="fhm1",
+        type="vm",
+        name="api-1",
+        zone="ru-central1-a",
+        region="ru-central1",
+        status="running",
+        raw_status="RUNNING",
+        specs={"vcpu": 2, "memory_bytes": 4 << 30, "core_fraction": 20},
+        labels={"team": "core", "env": "prod"},
+        properties={"platform_id": "standard-v3"},
+        related_ids={"disks": ("d1", "d2")},
+        created_at=datetime(2025, 1, 1, tzinfo=UTC),
+        sub_account="b1gfolder",
+    )
+
+    assert record.content_hash == (
+        "a3db9f225bff90e8bf8ce19a189bdc5c11fe34fbb1a1e4b5a0160706ee33b914"
+    )
+
+
+def test_specs_keep_strings_where_the_provider_has_text():
+    domain = _record(type="domain", specs={"expires_on": "2026-10-24", "auto_renew": 0})
+
+    assert domain.to_dict()["specs"] == {"expires_on": "2026-10-24", "auto_renew": 0}
+    assert domain.content_hash != _record(type="domain", specs={"expires_on": "2027-10-24"})
+
+
+@pytest.mark.parametrize("value", [1.5, True, None, {"nested": 1}, [1]])
+def test_specs_refuse_anything_but_ints_and_strings(value):
+    with pytest.raises(TypeError, match="must be an int or a str"):
+        _record(specs={"vcpu": value})
+
+
+class _FloatSpecs(ProviderAdapter):
+    provider = "Test"
+    api_calls = 0
+
+    def verify(self) -> VerifyResult:
+        return VerifyResult("ok")
+
+    def _discover(self) -> Iterator[ResourceRecord]:
+        yield _record(specs={"memory_gb": 0.5})
+
+    def _metrics(self, targets, window):
+        return iter(())
+
+
+def test_a_float_spec_from_provider_data_surfaces_as_a_response_error():
+    with pytest.raises(ProviderResponseError, match="memory_gb"):
+        list(_FloatSpecs().discover())
+
+
+def test_balances_and_cost_periods_refuse_floats_and_naive_times():
+    from decimal import Decimal
+
+    from providers.adapters.base import BalanceRecord, CostPeriod
+
+    now = datetime(2026, 2, 14, tzinfo=UTC)
+    with pytest.raises(TypeError, match="Decimal"):
+        BalanceRecord(amount=12.5, currency="RUB", as_of=now)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        BalanceRecord(amount=Decimal("12.5"), currency="RUB", as_of=now.replace(tzinfo=None))
+    with pytest.raises(ValueError, match="after start"):
+        CostPeriod(now, now)
+    period = CostPeriod(now, datetime(2026, 2, 15, tzinfo=UTC))
+    assert now in period and datetime(2026, 2, 15, tzinfo=UTC) not in period
+
+
+@pytest.mark.parametrize("method", ["balances", "operations", "refresh"])
+def test_optional_capabilities_are_not_implemented_by_default(method):
+    adapter = _FloatSpecs()
+    call = {
+        "balances": lambda: adapter.balances(),
+        "operations": lambda: adapter.operations(None),
+        "refresh": lambda: adapter.refresh("fhm1"),
+    }[method]
+
+    with pytest.raises(NotImplementedError, match="Test"):
+        call()
+
+
 def test_records_are_hashable_by_content():
     assert len({_record(), _record(labels={"env": "prod", "team": "core"})}) == 1
 
