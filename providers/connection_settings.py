@@ -10,12 +10,18 @@ from urllib.parse import urlsplit
 
 from django.utils.translation import gettext as _
 
-# Scope options per provider: name -> "text" or "list" (of text). A provider missing here takes
-# no scope options yet. Unknown keys are refused, because a typo ("folder_id") would otherwise
-# silently widen the scope to every visible cloud.
-SCOPE_OPTIONS = {
-    "yandex_cloud": {"organization_id": "text", "cloud_ids": "list", "folder_ids": "list"},
-}
+from providers.adapters.registry import UnsupportedProvider, provider_spec
+
+
+def scope_options(provider) -> dict[str, str]:
+    """Scope options of a provider as declared (``ProviderSpec.scope_options``): name -> "text"
+    or "list" (of text). Unknown keys are refused, because a typo ("folder_id") would otherwise
+    silently widen the scope to everything the credentials can see."""
+    try:
+        spec = provider_spec(provider)
+    except UnsupportedProvider:
+        return {}
+    return {option.name: option.kind for option in spec.scope_options}
 
 
 def settings_shape_errors(provider, *, credentials=None, scope=None, endpoints=None) -> dict:
@@ -57,7 +63,7 @@ def _is_http_url(url) -> bool:
 
 
 def _scope_error(provider, scope: dict) -> str | None:
-    options = SCOPE_OPTIONS.get(provider, {})
+    options = scope_options(provider)
     unknown = sorted(set(scope) - set(options))
     if unknown:
         known = ", ".join(options) or _("none yet")

@@ -1,9 +1,12 @@
-"""Demo: a Yandex Cloud connection per demo client tenant, pointed at a running simulator, and a
-billing-export cost source per connection reading the simulator's Object Storage.
+"""Demo: a connection per demo client tenant for every provider whose simulator is running, and
+the cost source its declaration offers (Yandex Cloud: the billing export in the simulator's
+Object Storage).
 
-``scripts/infrazen.py up`` starts the simulator and passes its URL as YANDEX_SIMULATOR_URL; without
-it this step does nothing (there is nothing to connect to). Connections are created through
-``connection_create``, so their first sync is queued at once and the worker runs it. The simulator
+Which providers and how to connect to their simulators comes from the registry
+(``ProviderSpec.simulator``): ``scripts/infrazen.py up`` starts a simulator and passes its URL in
+the setting the declaration names (``YANDEX_SIMULATOR_URL``); a provider whose URL is unset is
+skipped (there is nothing to connect to). Connections are created through
+``connection_create``, so their first sync is queued at once and the worker runs it. A simulator
 gets a new port on every start, so an existing demo connection is re-pointed (audited) and synced.
 """
 
@@ -12,11 +15,31 @@ from __future__ import annotations
 from django.conf import settings
 
 from core.management.commands.seed_demo import CLIENTS
-from providers.adapters.yandex.simulator_iam import DEFAULT_OAUTH_TOKEN
-from providers.models import Connection, CostSource, ProviderType, SyncRun
+from providers.adapters.registry import provider_specs
+from providers.models import Connection, CostSource, SyncRun
 
+
+def connection_name(spec) -> str:
+    return f"{spec.name} (demo simulator)"
+
+
+def cost_source_name(spec) -> str:
+    return f"{spec.name} costs (demo simulator)"
+
+
+# The names the first demo used (Yandex Cloud), kept so existing demo data is found again.
 CONNECTION_NAME = "Yandex Cloud (demo simulator)"
 COST_SOURCE_NAME = "Yandex Cloud billing export (demo simulator)"
+_LEGACY_COST_SOURCE_NAMES = {"yandex_cloud": COST_SOURCE_NAME}
+
+
+def _running_simulators():
+    """(spec, url) of every provider whose simulator the quick start runs."""
+    for spec in provider_specs():
+        simulator = spec.simulator
+        url = getattr(settings, simulator.url_setting, "") if simulator else ""
+        if url:
+            yield spec, url
 
 
 def create_demo_connections(demo) -> None:
@@ -26,36 +49,33 @@ def create_demo_connections(demo) -> None:
         connection_update,
     )
 
-    url = settings.YANDEX_SIMULATOR_URL
-    if not url:
-        return
-    endpoints = {"*": url}
-    for spec in CLIENTS:
-        tenant = demo.tenants[spec["key"]]
-        connection = Connection.objects.filter(tenant=tenant, name=CONNECTION_NAME).first()
-        if connection is None:
-            connection_create(
-                actor=None,
-                tenant=tenant,
-                provider=ProviderType.YANDEX_CLOUD,
-                name=CONNECTION_NAME,
-                credentials={"oauth_token": DEFAULT_OAUTH_TOKEN},
-                endpoints=endpoints,
-            )
-            demo.note_created(f"connection {CONNECTION_NAME!r} @ {tenant.slug}")
-        elif connection.endpoints != endpoints:
-            connection = connection_update(actor=None, connection=connection, endpoints=endpoints)
-            if connection.is_enabled:
-                connection_request_sync(actor=None, connection=connection)
-            demo.say(f"  {CONNECTION_NAME!r} @ {tenant.slug} now points at {url}")
+    for spec, url in _running_simulators():
+        settings_for = spec.simulator.connection(url)
+        name = connection_name(spec)
+        for client in CLIENTS:
+            tenant = demo.tenants[client["key"]]
+            connection = Connection.objects.filter(tenant=tenant, name=name).first()
+            if connection is None:
+                connection_create(
+                    actor=None, tenant=tenant, provider=spec.key, name=name, **settings_for
+                )
+                demo.note_created(f"connection {name!r} @ {tenant.slug}")
+            elif connection.endpoints != settings_for.get("endpoints", {}):
+                connection = connection_update(
+                    actor=None, connection=connection, endpoints=settings_for.get("endpoints", {})
+                )
+                if connection.is_enabled:
+                    connection_request_sync(actor=None, connection=connection)
+                demo.say(f"  {name!r} @ {tenant.slug} now points at {url}")
 
 
 def demo_sync_status(since: str | None = None) -> list[dict]:
     """Each demo connection with its latest successful discovery run started at or after
     ``since`` (ISO 8601; None while there is none); the quick-start's smoke test waits on this."""
     rows = []
+    names = [connection_name(spec) for spec, _url in _running_simulators()] or [CONNECTION_NAME]
     connections = Connection.objects.filter(
-        name=CONNECTION_NAME, tenant__slug__in=[spec["slug"] for spec in CLIENTS]
+        name__in=names, tenant__slug__in=[client["slug"] for client in CLIENTS]
     ).select_related("tenant")
     for connection in connections:
         runs = SyncRun.objects.filter(
@@ -81,51 +101,42 @@ def demo_sync_status(since: str | None = None) -> list[dict]:
                 },
             }
         )
-    return sorted(rows, key=lambda row: row["tenant"])
+    return sorted(rows, key=lambda row: (row["tenant"], row["connection"]))
 
 
 def create_demo_cost_sources(demo) -> None:
-    """A billing-export source per demo connection, reading the simulator's export bucket.
+    """The cost source each running simulator's provider offers, per demo connection.
 
     Created without an immediate pull: the dispatcher pulls it at its next tick (within a
     minute), by which time the connection's first sync has usually registered the resources
     that the cost rows link to."""
-    from providers.adapters.yandex.simulator_billing import BILLING_BUCKET, BILLING_PREFIX
-    from providers.adapters.yandex.simulator_storage import (
-        DEFAULT_ACCESS_KEY_ID,
-        DEFAULT_SECRET_KEY,
-        S3_PATH,
-    )
     from providers.services.cost_sources import cost_source_create, cost_source_update
 
-    url = settings.YANDEX_SIMULATOR_URL
-    if not url:
-        return
-    endpoint = url.rstrip("/") + S3_PATH
-    for spec in CLIENTS:
-        tenant = demo.tenants[spec["key"]]
-        source = CostSource.objects.filter(tenant=tenant, name=COST_SOURCE_NAME).first()
-        if source is None:
-            cost_source_create(
-                actor=None,
-                tenant=tenant,
-                kind=CostSource.Kind.YANDEX_BILLING_EXPORT,
-                name=COST_SOURCE_NAME,
-                connection=Connection.objects.filter(tenant=tenant, name=CONNECTION_NAME).first(),
-                endpoint_url=endpoint,
-                bucket=BILLING_BUCKET,
-                prefix=BILLING_PREFIX,
-                credentials={
-                    "access_key_id": DEFAULT_ACCESS_KEY_ID,
-                    "secret_access_key": DEFAULT_SECRET_KEY,
-                },
-                start_pull=False,
-            )
-            demo.note_created(f"cost source {COST_SOURCE_NAME!r} @ {tenant.slug}")
-        elif source.endpoint_url != endpoint:
-            # (a new location is pulled at the dispatcher's next tick)
-            cost_source_update(actor=None, source=source, endpoint_url=endpoint)
-            demo.say(f"  {COST_SOURCE_NAME!r} @ {tenant.slug} now reads {endpoint}")
+    for spec, url in _running_simulators():
+        offer = spec.simulator.demo_cost_source
+        options = offer(url) if offer else None
+        if not options:
+            continue
+        name = _LEGACY_COST_SOURCE_NAMES.get(spec.key) or cost_source_name(spec)
+        for client in CLIENTS:
+            tenant = demo.tenants[client["key"]]
+            source = CostSource.objects.filter(tenant=tenant, name=name).first()
+            if source is None:
+                cost_source_create(
+                    actor=None,
+                    tenant=tenant,
+                    name=name,
+                    connection=Connection.objects.filter(
+                        tenant=tenant, name=connection_name(spec)
+                    ).first(),
+                    start_pull=False,
+                    **options,
+                )
+                demo.note_created(f"cost source {name!r} @ {tenant.slug}")
+            elif options.get("endpoint_url") and source.endpoint_url != options["endpoint_url"]:
+                # (a new location is pulled at the dispatcher's next tick)
+                cost_source_update(actor=None, source=source, endpoint_url=options["endpoint_url"])
+                demo.say(f"  {name!r} @ {tenant.slug} now reads {options['endpoint_url']}")
 
 
 STEPS = [create_demo_connections, create_demo_cost_sources]

@@ -1,6 +1,13 @@
-"""Admin for connections: settings (credentials write-only), health, sync, verify, enable."""
+"""Admin for connections: settings (credentials write-only), health, sync, verify, enable.
+
+The form is generated from the provider's declaration (``ProviderSpec``): its credential fields
+(write-only), scope options and named endpoints. The provider of a new connection is chosen with
+``?provider=`` (links on the provider field); an existing connection keeps its provider.
+"""
 
 from __future__ import annotations
+
+from functools import cache
 
 from django import forms
 from django.contrib import admin, messages
@@ -9,10 +16,17 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from core.admin.base import TenantListFilter, TenantScopedAdmin
+from providers.adapters.registry import (
+    UnsupportedProvider,
+    provider_spec,
+    provider_specs,
+    validate_settings,
+)
 from providers.admin.display import ago, run_summary
 from providers.admin.filters import (
     ProviderListFilter,
 )
+from providers.connection_fields import IdListField, ProviderFields, credential_form_field
 from providers.connection_settings import settings_shape_errors
 from providers.models import (
     Connection,
@@ -31,54 +45,84 @@ from providers.services.connections import (
 )
 
 RECENT_RUNS = 10
+MODEL_FIELDS = ["tenant", "provider", "name", "endpoints", "sync_interval"]
 
 
-class WriteOnlyTextarea(forms.Textarea):
-    """Never renders a value: stored credentials (and what was typed) stay off the page."""
+class ConnectionForm(ProviderFields, forms.ModelForm):
+    """The fields every provider shares; ``connection_form(spec)`` adds the provider's own."""
 
-    def format_value(self, value):
-        return None
-
-
-class ConnectionForm(forms.ModelForm):
-    credentials = forms.JSONField(
-        label=_("Credentials"),
-        required=False,
-        widget=WriteOnlyTextarea(attrs={"rows": 4, "autocomplete": "off"}),
-        help_text=_(
-            'JSON, write-only: never shown again. Yandex Cloud: {"oauth_token": "..."} or the '
-            "authorized key file's JSON. Leave empty when editing to keep the stored ones."
-        ),
-    )
+    provider_key = ""
 
     class Meta:
         model = Connection
-        fields = [
-            "tenant",
-            "provider",
-            "name",
-            "credentials",
-            "scope",
-            "endpoints",
-            "sync_interval",
-        ]
+        fields = MODEL_FIELDS
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        instance = self.instance if self.instance.pk else None
+        spec = provider_spec(instance.provider if instance else self.provider_key)
+        self.add_provider_fields(
+            spec, editing=instance is not None, scope=instance.scope if instance else None
+        )
+        if "provider" in self.fields:
+            self.fields["provider"].initial = spec.key
+            self.fields["provider"].help_text = _switch_links(spec.key)
+        if "endpoints" in self.fields:
+            self.fields["endpoints"].help_text = _endpoints_help(spec)
 
     def clean(self):
         cleaned = super().clean()
-        credentials = cleaned.get("credentials")
-        if self.instance.pk is None and not credentials and "credentials" not in self.errors:
-            self.add_error("credentials", _("Credentials are required."))
-        provider = cleaned.get("provider") or self.instance.provider
-        errors = settings_shape_errors(
-            provider,
-            credentials=credentials or None,
-            scope=cleaned.get("scope") if "scope" in cleaned else None,
-            endpoints=cleaned.get("endpoints") if "endpoints" in cleaned else None,
-        )
+        self.clean_provider_fields(cleaned)
+        endpoints = cleaned.get("endpoints") if "endpoints" in cleaned else None
+        scope = cleaned.get("scope")
+        errors = settings_shape_errors(self.spec.key, scope=scope, endpoints=endpoints)
+        if not errors:  # named endpoints and scope as the provider declares them
+            errors = validate_settings(
+                self.spec.key, credentials=None, scope=scope, endpoints=endpoints, trusted=True
+            )
         for field, message in errors.items():
-            if field in self.fields and field not in self.errors:
-                self.add_error(field, message)
+            target = field if field in self.fields else None
+            if target is None or target not in self.errors:
+                self.add_error(target, message)
         return cleaned
+
+
+def _switch_links(current: str):
+    others = [spec for spec in provider_specs() if spec.key != current]
+    links = format_html_join(
+        " · ", '<a href="?provider={}">{}</a>', ((s.key, s.name) for s in others)
+    )
+    return format_html("{} {}", _("New connection of another provider:"), links)
+
+
+def _endpoints_help(spec):
+    names = format_html_join(", ", "<code>{}</code> ({})", spec.endpoints.items())
+    return format_html(
+        "{} {} {}",
+        _("JSON object of URL overrides (MSP operators only); "),
+        _('{"*": url} overrides them all. Named endpoints and their defaults:'),
+        names or _("none"),
+    )
+
+
+@cache
+def connection_form(provider: str) -> type[ConnectionForm]:
+    """The admin form class of one provider: its credential and scope fields declared (Django's
+    admin only renders fields the form class declares)."""
+    spec = provider_spec(provider)
+    declared: dict = {"provider_key": spec.key}
+    for spec_field in spec.credential_fields:
+        declared[spec_field.name] = credential_form_field(spec_field)
+        if spec_field.upload_name:
+            declared[spec_field.upload_name] = forms.FileField(
+                label=_("…or upload the file"), required=False
+            )
+    for option in spec.scope_options:
+        field_class = IdListField if option.kind == "list" else forms.CharField
+        declared[option.name] = field_class(
+            label=option.label, required=False, max_length=4000, help_text=option.help_text
+        )
+    return type(f"ConnectionForm_{spec.key}", (ConnectionForm,), declared)
 
 
 @admin.register(Connection)
@@ -115,11 +159,39 @@ class ConnectionAdmin(TenantScopedAdmin):
     def get_queryset(self, request):
         return connection_with_resource_counts(super().get_queryset(request))
 
-    def get_fields(self, request, obj=None):
-        editable = ["tenant", "provider", "name", "credentials", "scope", "endpoints"]
-        if obj is None:
-            return [*editable, "sync_interval"]
-        return [*editable, "sync_interval", *self.status_fields]
+    def _provider(self, request, obj=None) -> str:
+        if obj is not None:
+            return obj.provider
+        wanted = request.POST.get("provider") or request.GET.get("provider")
+        try:
+            return provider_spec(wanted).key
+        except UnsupportedProvider:
+            return provider_specs()[0].key
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = connection_form(self._provider(request, obj))
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        spec = provider_spec(self._provider(request, obj))
+        credentials = []
+        for spec_field in spec.credential_fields:
+            credentials.append(spec_field.name)
+            if spec_field.upload_name:
+                credentials.append(spec_field.upload_name)
+        fieldsets = [
+            (None, {"fields": ["tenant", "provider", "name", "sync_interval"]}),
+            (
+                _("Credentials (write-only: never shown again)"),
+                {"fields": credentials, "description": spec.credentials_help},
+            ),
+        ]
+        if spec.scope_options:
+            fieldsets.append((_("Scope"), {"fields": [o.name for o in spec.scope_options]}))
+        fieldsets.append((_("API endpoints"), {"fields": ["endpoints"]}))
+        if obj is not None:
+            fieldsets.append((_("Status"), {"fields": self.status_fields}))
+        return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -211,15 +283,17 @@ class ConnectionAdmin(TenantScopedAdmin):
         return connection
 
     def service_update(self, request, obj, form):
-        editable = ("name", "scope", "endpoints", "sync_interval")
+        editable = ("name", "endpoints", "sync_interval")
         changes = {k: form.cleaned_data[k] for k in editable if k in form.changed_data}
-        for key in ("scope", "endpoints"):  # an emptied JSON box means "none", not null
-            if key in changes and changes[key] is None:
-                changes[key] = {}
+        if "endpoints" in changes and changes["endpoints"] is None:
+            changes["endpoints"] = {}  # an emptied JSON box means "none", not null
+        stored = Connection.objects.get(pk=obj.pk)
+        if form.cleaned_data.get("scope", stored.scope) != stored.scope:
+            changes["scope"] = form.cleaned_data["scope"]
         credentials = form.cleaned_data.get("credentials") or None  # empty keeps the stored
         return connection_update(
             actor=request.user,
-            connection=Connection.objects.get(pk=obj.pk),
+            connection=stored,
             credentials=credentials,
             **changes,
         )

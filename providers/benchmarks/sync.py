@@ -1,6 +1,8 @@
 """Discovery sync throughput: a first sync and unchanged re-syncs of ~20,000 resources.
 
-The Yandex Cloud simulator runs as a separate process (a real provider is remote: its JSON
+The provider (``--provider``, any whose declaration names a simulator; Yandex Cloud by default)
+and how to run and connect to its simulator come from the registry (``ProviderSpec.simulator``).
+The simulator runs as a separate process (a real provider is remote: its JSON
 encoding must not be charged to our CPU or share our GIL), with no simulated latency. Rates are
 end to end: ``connection_sync`` from lease claim to the audit event, resources seen per second.
 
@@ -26,7 +28,7 @@ from django.db import connection as db
 
 from core.models import Tenant
 from core.services.tenants import tenant_create
-from providers.adapters.yandex.simulator_iam import DEFAULT_OAUTH_TOKEN
+from providers.adapters.registry import provider_spec, provider_specs
 from providers.models import SyncRun
 from providers.services.connections import connection_create
 from providers.services.sync import connection_sync
@@ -38,27 +40,48 @@ BOOKKEEPING = ("providers_syncrun", "providers_connection", "core_auditevent")
 SIMULATOR_START_TIMEOUT = 120
 
 
+def simulated_providers() -> list[str]:
+    return [spec.key for spec in provider_specs() if spec.simulator is not None]
+
+
 def add_arguments(parser):
-    parser.add_argument("--folders", type=int, default=20)
+    parser.add_argument(
+        "--provider", choices=simulated_providers(), default=simulated_providers()[0]
+    )
+    parser.add_argument(
+        "--folders", type=int, default=20, help="Scope units (folders, projects) to simulate"
+    )
     parser.add_argument("--resources-per-folder", type=int, default=1000)
     parser.add_argument("--resyncs", type=int, default=3, help="Unchanged re-syncs (median)")
     parser.add_argument("--seed", type=int, default=1)
 
 
-def run(report, *, folders: int, resources_per_folder: int, resyncs: int, seed: int, **_):
-    report(f"  starting the simulator: {folders} folders x {resources_per_folder} resources")
-    with simulator(folders, resources_per_folder, seed) as url:
+def run(
+    report,
+    *,
+    folders: int,
+    resources_per_folder: int,
+    resyncs: int,
+    seed: int,
+    provider: str | None = None,
+    **_,
+):
+    spec = provider_spec(provider or simulated_providers()[0])
+    report(
+        f"  starting the {spec.name} simulator: {folders} {spec.scope_noun}s x "
+        f"{resources_per_folder} resources"
+    )
+    with simulator(spec, folders, resources_per_folder, seed) as url:
         tenant = tenant_create(
             actor=None, name="Bench sync", slug="bench-sync", kind=Tenant.Kind.MSP
         )
         conn = connection_create(
             actor=None,
             tenant=tenant,
-            provider="yandex_cloud",
+            provider=spec.key,
             name="Bench simulator",
-            credentials={"oauth_token": DEFAULT_OAUTH_TOKEN},
-            endpoints={"*": url},
             start_sync=False,
+            **spec.simulator.connection(url),
         )
         first, first_s, first_writes = measured_sync(conn.pk)
         first_rps = first.seen / first_s
@@ -101,6 +124,7 @@ def run(report, *, folders: int, resources_per_folder: int, resyncs: int, seed: 
     if failed:
         raise RuntimeError(f"a benchmark sync failed: {failed[0].error}")
     return {
+        "provider": spec.key,
         "resources": first.seen,
         "first_sync_s": round(first_s, 3),
         "first_sync_rps": round(first_rps),
@@ -157,11 +181,11 @@ def table_writes() -> dict[str, dict[str, int]]:
 
 
 @contextmanager
-def simulator(folders: int, per_folder: int, seed: int) -> Iterator[str]:
-    """Run the simulator in its own process on a free port; yields its base URL."""
+def simulator(spec, folders: int, per_folder: int, seed: int) -> Iterator[str]:
+    """Run the provider's simulator in its own process on a free port; yields its base URL."""
     cmd = [
-        sys.executable, "-m", "providers.adapters.yandex.simulator", "--port", "0",
-        "--folders", str(folders), "--resources-per-folder", str(per_folder), "--seed", str(seed),
+        sys.executable, "-m", spec.simulator.module, "--port", "0", "--seed", str(seed),
+        *spec.simulator.scale_args(folders, per_folder),
     ]  # fmt: skip
     proc = subprocess.Popen(  # noqa: S603 (our own module, fixed arguments)
         cmd,

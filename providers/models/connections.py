@@ -9,15 +9,16 @@ from django.utils.translation import gettext_lazy as _
 
 from core.capabilities import Capability
 from core.models import TenantOwnedModel
+from providers.adapters.registry import provider_choices
 
 MANAGE = Capability.MANAGE_CONNECTIONS
 
-
-class ProviderType(models.TextChoices):
-    YANDEX_CLOUD = "yandex_cloud", "Yandex Cloud"
-    SELECTEL = "selectel", "Selectel"
-    VK_CLOUD = "vk_cloud", "VK Cloud"
-    BEGET = "beget", "Beget"
+# One member per declared provider (providers/adapters/registry.py), named after its key
+# (ProviderType.YANDEX_CLOUD == "yandex_cloud"), labelled with its name ("Yandex Cloud"): the
+# name is also the FOCUS ProviderName of its costs and the provider name of its VAT rules.
+ProviderType = models.TextChoices(
+    "ProviderType", [(key.upper(), (key, name)) for key, name in provider_choices()]
+)
 
 
 class Connection(TenantOwnedModel):

@@ -27,9 +27,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core.capabilities import Capability
 from core.crypto import DecryptionError
 from core.portal.tenancy import portal_can, portal_view
-from providers.connection_settings import SCOPE_OPTIONS
-from providers.models import Connection, ProviderType, SyncRun
-from providers.portal.connection_forms import ConnectionForm, interval_label
+from providers.adapters.registry import UnsupportedProvider, provider_spec, provider_specs
+from providers.models import Connection, SyncRun
+from providers.portal.connection_forms import ConnectionForm, default_provider, interval_label
 from providers.selectors import connection_with_resource_counts
 from providers.services.connections import (
     connection_create,
@@ -138,17 +138,34 @@ def _ago(moment, now) -> str:
     return _("%(ago)s ago") % {"ago": timesince(moment, now, depth=1)}
 
 
+# Yandex's scope in the words customers know (the narrowest level given wins).
+YANDEX_SCOPE_WORDS = (
+    ("folder_ids", gettext_lazy("Folders: %(ids)s")),
+    ("cloud_ids", gettext_lazy("Clouds: %(ids)s")),
+    ("organization_id", gettext_lazy("Organization: %(id)s")),
+)
+
+
 def _scope_text(connection: Connection) -> str:
+    """The scope in words: each option set, by its declared label (Yandex's levels by name)."""
     scope = connection.scope or {}
-    if scope.get("folder_ids"):
-        return _("Folders: %(ids)s") % {"ids": ", ".join(scope["folder_ids"])}
-    if scope.get("cloud_ids"):
-        return _("Clouds: %(ids)s") % {"ids": ", ".join(scope["cloud_ids"])}
-    if scope.get("organization_id"):
-        return _("Organization: %(id)s") % {"id": scope["organization_id"]}
-    if connection.provider in SCOPE_OPTIONS:
-        return _("Every cloud the credentials can see")
-    return ""
+    try:
+        spec = provider_spec(connection.provider)
+    except UnsupportedProvider:
+        return ""
+    if not spec.scope_options:
+        return ""
+    parts = []
+    for option in spec.scope_options:
+        value = scope.get(option.name)
+        if value in (None, "", []):
+            continue
+        ids = ", ".join(value) if isinstance(value, list) else str(value)
+        words = dict(YANDEX_SCOPE_WORDS).get(option.name)
+        parts.append(words % {"ids": ids, "id": ids} if words else f"{option.label}: {ids}")
+        if words:
+            break  # folders win over clouds, clouds over the organization
+    return "; ".join(parts) or _("Everything the credentials can see")
 
 
 def _decorate_run(run: SyncRun, connection: Connection, now) -> None:
@@ -247,13 +264,15 @@ def _back_to(connection: Connection):
 
 
 def _form_page(request, form: ConnectionForm, connection: Connection | None, status: int):
-    typed = bool(request.FILES) or any(request.POST.get(k) for k in ("oauth_token", "key_json"))
     context = {
         "form": form,
         "connection": connection,
-        "provider_label": ProviderType(form.provider).label,
+        "spec": form.spec,
+        "provider_label": form.spec.name,
+        # Adding: every declared provider, to switch the form to another one.
+        "providers": [] if connection else provider_specs(),
         # Typed secrets are not rendered back: say so, so nobody wonders where they went.
-        "retype_credentials": form.is_bound and bool(form.errors) and typed,
+        "retype_credentials": form.is_bound and bool(form.errors) and form.typed_credentials(),
     }
     return _render(request, "portal/connection_form.html", context, status=status)
 
@@ -262,9 +281,17 @@ def _form_page(request, form: ConnectionForm, connection: Connection | None, sta
 @portal_view
 def connections_add(request):
     _require_manage(request)
+    provider = request.POST.get("provider") or request.GET.get("provider") or default_provider()
+    try:
+        provider_spec(provider)
+    except UnsupportedProvider:
+        provider = default_provider()  # a stale or mistyped link: show the default form
     if request.method == "GET":
-        return _form_page(request, ConnectionForm(tenant=request.portal_tenant), None, 200)
-    form = ConnectionForm(request.POST, request.FILES, tenant=request.portal_tenant)
+        form = ConnectionForm(tenant=request.portal_tenant, provider=provider)
+        return _form_page(request, form, None, 200)
+    form = ConnectionForm(
+        request.POST, request.FILES, tenant=request.portal_tenant, provider=provider
+    )
     if form.is_valid():
         try:
             connection = connection_create(

@@ -16,7 +16,11 @@ from core.capabilities import Capability
 from core.crypto import DecryptionError, decrypt_json, encrypt_json
 from core.services.guards import require_capability
 from providers.adapters.base import ProviderAuthError, ProviderError, ProviderPermissionDenied
-from providers.adapters.registry import UnsupportedProvider, validate_settings
+from providers.adapters.registry import (
+    UnsupportedProvider,
+    clean_credentials,
+    validate_settings,
+)
 from providers.connection_settings import settings_shape_errors
 from providers.models import Connection, ProviderType, SyncRun
 from providers.services.scheduled import set_enabled
@@ -26,7 +30,9 @@ AUDIT_FIELDS = ["provider", "name", "scope", "endpoints", "sync_interval", "stat
 MIN_INTERVAL = timedelta(minutes=5)
 
 
-def _validate(actor, provider, *, credentials, scope, endpoints, sync_interval) -> None:
+def _validate(actor, provider, *, credentials, scope, endpoints, sync_interval) -> dict | None:
+    """Refuse settings the provider's declaration would refuse (ValidationError by field);
+    returns the credentials as they are stored (None: unchanged)."""
     errors = {}
     if provider not in ProviderType.values:
         errors["provider"] = _("Unknown provider: %(p)s") % {"p": provider}
@@ -41,10 +47,18 @@ def _validate(actor, provider, *, credentials, scope, endpoints, sync_interval) 
         errors["sync_interval"] = _("The sync interval must be at least 5 minutes.")
     if not errors:
         errors.update(
-            validate_settings(provider, credentials=credentials, scope=scope, endpoints=endpoints)
+            validate_settings(
+                provider,
+                credentials=credentials,
+                scope=scope,
+                endpoints=endpoints,
+                # MSP operators (and the system) may point URL credentials at private clouds.
+                trusted=actor is None or actor.is_staff,
+            )
         )
     if errors:
         raise ValidationError(errors)
+    return None if credentials is None else clean_credentials(provider, credentials)
 
 
 @transaction.atomic
@@ -64,7 +78,7 @@ def connection_create(
     scope, endpoints = scope or {}, endpoints or {}
     if not credentials:
         raise ValidationError({"credentials": _("Credentials are required.")})
-    _validate(
+    credentials = _validate(
         actor,
         provider,
         credentials=credentials,
@@ -111,7 +125,7 @@ def connection_update(*, actor, connection: Connection, credentials: dict | None
     before = snapshot(connection, AUDIT_FIELDS)
     for key, value in changes.items():
         setattr(connection, key, value)
-    _validate(
+    credentials = _validate(
         actor,
         connection.provider,
         credentials=credentials,

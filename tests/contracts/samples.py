@@ -347,7 +347,10 @@ def _case_connection_update(world):
         world.owner_a,
         world.a,
         lambda actor: connection_update(
-            actor=actor, connection=connection, name="Renamed", credentials={"token": "new"}
+            actor=actor,
+            connection=connection,
+            name="Renamed",
+            credentials={"static_token": "new-static-token"},
         ),
     )
 

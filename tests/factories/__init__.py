@@ -64,6 +64,23 @@ class _ServiceFactory(factory.Factory):
         return cls._service()(**kwargs)
 
 
+def sample_credentials(provider: str, name: str = "sample") -> dict:
+    """Credentials each provider's declaration accepts (no network is involved in accepting)."""
+    samples = {
+        "yandex_cloud": {"oauth_token": f"y0_{name.replace(' ', '_')}"},
+        "selectel": {"username": "finops-bot", "password": "sample-secret", "account_id": "123456"},
+        "vk_cloud": {
+            "username": "finops@example.com",
+            "password": "sample-secret",
+            "project_id": "b5b7ffd4ef0547e5b222f44555df0a11",
+            "user_domain": "users",
+            "auth_url": "https://infra.mail.ru:35357/v3/",
+        },
+        "beget": {"login": "acme", "api_password": "sample-secret"},
+    }
+    return dict(samples[provider])
+
+
 class ConnectionFactory(_ServiceFactory):
     """``connection_create`` without the first sync (credentials encrypted, webhook secret set).
 
@@ -78,13 +95,7 @@ class ConnectionFactory(_ServiceFactory):
     tenant = factory.SubFactory(TenantFactory)
     provider = "yandex_cloud"
     name = factory.Sequence(lambda n: f"Connection {n}")
-    credentials = factory.LazyAttribute(
-        lambda o: (
-            {"oauth_token": f"y0_{o.name.replace(' ', '_')}"}
-            if o.provider == "yandex_cloud"
-            else {"token": "sample-secret"}
-        )
-    )
+    credentials = factory.LazyAttribute(lambda o: sample_credentials(o.provider, o.name))
     start_sync = False
 
     @staticmethod

@@ -489,3 +489,89 @@ def test_the_page_in_russian(login, world):
     assert "Ещё не синхронизировано" in html  # "Not synced yet"
     add = login(world.owner_a).get(ADD, HTTP_ACCEPT_LANGUAGE="ru").content.decode()
     assert "Ключ сервисного аккаунта" in add
+
+
+# --- other providers: the form is generated from each provider's declaration ------------------
+def test_the_add_page_offers_every_provider_and_switches_the_form(login, world):
+    client = login(world.owner_a)
+
+    yandex = client.get(ADD).content.decode()
+    selectel = client.get(ADD, {"provider": "selectel"})
+
+    for name in ("Selectel", "VK Cloud", "Beget"):
+        assert "?provider=" in yandex and name in yandex
+    fields = selectel.context["form"].fields
+    assert {"username", "password", "account_id", "static_token", "project_ids"} <= set(fields)
+    assert "oauth_token" not in fields
+    assert 'name="provider" value="selectel"' in selectel.content.decode()
+    stale = client.get(ADD, {"provider": "aws"})
+    assert stale.context["form"].provider == "yandex_cloud"
+
+
+def test_add_a_selectel_service_user_with_errors_by_the_field(login, world, queued):
+    client = login(world.owner_a)
+    base = {"provider": "selectel", "name": "Selectel prod", "sync_interval": "3600"}
+
+    partial = client.post(ADD, {**base, "username": "finops-bot", "password": "s3cret-pass"})
+    assert partial.status_code == 400
+    assert partial.context["form"].errors["account_id"] == ["The service user needs account_id."]
+    assert "s3cret-pass" not in partial.content.decode()
+    both = client.post(
+        ADD, {**base, "username": "bot", "password": "p", "account_id": "1", "static_token": "t"}
+    )
+    assert "not both" in str(both.context["form"].errors["static_token"])
+    assert not Connection.objects.filter(provider="selectel").exists()
+
+    created = client.post(
+        ADD,
+        {
+            **base,
+            "username": "finops-bot",
+            "password": "s3cret-pass",
+            "account_id": "123456",
+            "project_ids": "p1 p2",
+        },
+    )
+
+    assert created.status_code == 302, created.context["form"].errors
+    connection = Connection.objects.get(provider="selectel")
+    assert decrypt_json(connection.credentials_encrypted) == {
+        "username": "finops-bot",
+        "password": "s3cret-pass",
+        "account_id": "123456",
+    }
+    assert connection.scope == {"project_ids": ["p1", "p2"]}
+
+
+def test_edit_a_beget_connection_keeps_or_replaces_its_credentials(login, world):
+    beget = ConnectionFactory(tenant=world.a, provider="beget", name="Hosting")
+    client = login(world.owner_a)
+    edit = _action("edit", beget)
+
+    page = client.get(edit).content.decode()
+    assert "sample-secret" not in page
+    kept = client.post(edit, {"name": "Hosting", "sync_interval": "3600", "login": ""})
+    assert kept.status_code == 302
+    beget.refresh_from_db()
+    assert decrypt_json(beget.credentials_encrypted) == {
+        "login": "acme",
+        "api_password": "sample-secret",
+    }
+
+    vps = client.post(
+        edit,
+        {
+            "name": "Hosting",
+            "sync_interval": "3600",
+            "login": "acme",
+            "api_password": "new-api-pass",
+            "vps_token": "vps-bearer-token",
+        },
+    )
+    assert vps.status_code == 302
+    beget.refresh_from_db()
+    assert decrypt_json(beget.credentials_encrypted) == {
+        "login": "acme",
+        "api_password": "new-api-pass",
+        "vps_token": "vps-bearer-token",
+    }

@@ -40,8 +40,7 @@ def _form(world, **extra):
         "tenant": world.a.pk,
         "provider": "yandex_cloud",
         "name": "Alpha admin",
-        "credentials": json.dumps({"oauth_token": TOKEN}),
-        "scope": "{}",
+        "oauth_token": TOKEN,
         "endpoints": json.dumps({"*": "http://127.0.0.1:9"}),
         "sync_interval": "01:00:00",
         **extra,
@@ -85,11 +84,59 @@ def test_add_stores_credentials_encrypted_and_shows_the_webhook_secret_once(
 
 def test_add_requires_credentials_and_checks_their_shape(world, operator):
     url = reverse("admin:providers_connection_add")
-    missing = operator.post(url, _form(world, credentials=""))
-    assert "credentials" in missing.context["adminform"].form.errors
-    unknown_scope = operator.post(url, _form(world, scope=json.dumps({"folder_id": "b1g"})))
-    assert "scope" in unknown_scope.context["adminform"].form.errors
+    missing = operator.post(url, _form(world, oauth_token=""))
+    assert missing.context["adminform"].form.errors["oauth_token"] == [
+        "Enter an OAuth token or a service account authorized key."
+    ]
+    bad_key = operator.post(url, _form(world, oauth_token="", key_json='{"id": "k"}'))
+    assert "missing service_account_id, private_key" in str(
+        bad_key.context["adminform"].form.errors["key_json"]
+    )
+    unknown_endpoint = operator.post(
+        url, _form(world, endpoints=json.dumps({"computer": "http://127.0.0.1:9"}))
+    )
+    assert "computer" in str(unknown_endpoint.context["adminform"].form.errors)
     assert not Connection.objects.exists()
+
+
+def test_the_add_form_is_the_chosen_providers_and_validates_its_credentials(world, operator):
+    url = reverse("admin:providers_connection_add")
+    page = operator.get(url, {"provider": "selectel"})
+    form = page.context["adminform"].form
+    assert {"username", "password", "account_id", "project", "static_token"} <= set(form.fields)
+    assert "oauth_token" not in form.fields
+    assert {"project_ids", "regions"} <= set(form.fields)
+
+    partial = operator.post(
+        url + "?provider=selectel",
+        _form(world, provider="selectel", oauth_token="", username="bot", password="pw"),
+    )
+    assert partial.context["adminform"].form.errors["account_id"] == [
+        "The service user needs account_id."
+    ]
+    assert not Connection.objects.exists()
+
+    created = operator.post(
+        url + "?provider=selectel",
+        _form(
+            world,
+            provider="selectel",
+            oauth_token="",
+            username="bot",
+            password="pw-123456",
+            account_id="123456",
+            project_ids="p1, p2",
+            endpoints="{}",
+        ),
+    )
+    assert created.status_code == 302, created.context["adminform"].form.errors
+    connection = Connection.objects.get(provider="selectel")
+    assert connection_credentials(connection) == {
+        "username": "bot",
+        "password": "pw-123456",
+        "account_id": "123456",
+    }
+    assert connection.scope == {"project_ids": ["p1", "p2"]}
 
 
 def test_typed_credentials_are_not_echoed_back_on_errors(world, operator):
@@ -107,8 +154,8 @@ def test_change_with_empty_credentials_keeps_them(world, operator, yc_connection
         url,
         {
             "name": "Renamed",
-            "credentials": "",
-            "scope": "{}",
+            "oauth_token": "",
+            "folder_ids": "",
             "endpoints": json.dumps({"*": yc_sim.url}),
             "sync_interval": "02:00:00",
         },
@@ -122,14 +169,15 @@ def test_change_with_empty_credentials_keeps_them(world, operator, yc_connection
         url,
         {
             "name": "Renamed",
-            "credentials": json.dumps({"oauth_token": TOKEN}),
-            "scope": "{}",
+            "oauth_token": TOKEN,
+            "folder_ids": "b1gfolder",
             "endpoints": json.dumps({"*": yc_sim.url}),
             "sync_interval": "02:00:00",
         },
     )
     yc_connection.refresh_from_db()
     assert connection_credentials(yc_connection) == {"oauth_token": TOKEN}
+    assert yc_connection.scope == {"folder_ids": ["b1gfolder"]}
 
 
 # --- actions --------------------------------------------------------------------------------------

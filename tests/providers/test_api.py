@@ -125,7 +125,7 @@ def test_put_and_moving_tenants_are_not_offered(world, api_as, yc_connection):
         ("scope", {"folder_id": "b1g"}, "Unknown scope option"),
         ("scope", {"folder_ids": "b1g"}, "list of ids"),
         ("endpoints", {"compute": "ftp://x"}, "http(s) URL"),
-        ("endpoints", {"nope": "http://x"}, "unknown Yandex Cloud endpoint"),
+        ("endpoints", {"nope": "http://x"}, "Unknown Yandex Cloud endpoint"),
         ("credentials", {"oauth_token": {"nested": 1}}, "no nested objects"),
         ("credentials", {}, "required"),
         ("sync_interval", 60, "greater than or equal to 300"),

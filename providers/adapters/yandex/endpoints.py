@@ -22,6 +22,7 @@ class YandexEndpoints:
     mdb: str = "https://mdb.api.cloud.yandex.net"
     kubernetes: str = "https://mks.api.cloud.yandex.net"
     monitoring: str = "https://monitoring.api.cloud.yandex.net"
+    billing: str = "https://billing.api.cloud.yandex.net"
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -33,13 +33,7 @@ KEYS = {"access_key_id": "YCAJEexample", "secret_access_key": "YCsecret-value-12
 
 
 def _connection(tenant, provider):
-    credentials = {"oauth_token": "y0_example"} if provider == "yandex_cloud" else {"token": "t"}
-    return ConnectionFactory(
-        tenant=tenant,
-        provider=provider,
-        name=f"{provider} of {tenant.slug}",
-        credentials=credentials,
-    )
+    return ConnectionFactory(tenant=tenant, provider=provider, name=f"{provider} of {tenant.slug}")
 
 
 def _create(actor, tenant, **extra):

@@ -1,0 +1,1 @@
+"""Selectel: the provider's declaration (``spec``); the adapter and its simulator land here."""

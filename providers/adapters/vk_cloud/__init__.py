@@ -1,0 +1,1 @@
+"""VK Cloud: the provider's declaration (``spec``); the adapter and its simulator land here."""
