@@ -324,6 +324,9 @@ class CostLineItemFilterSet(TenantScopedFilterSet):
     x_feature_id = IntegerFilter()
     x_environment_id = IntegerFilter()
     x_cost_center_id = IntegerFilter()
+    x_estimated = django_filters.BooleanFilter(
+        label="Estimated (inventory x price list), not billed by the provider"
+    )
     tag = LabelFilter(field_name="tags", label="Tag key:value (repeatable, all must match)")
     tag_key = LabelKeyFilter(field_name="tags", label="Has tag key (repeatable)")
 

@@ -313,9 +313,8 @@ class CostRecord:
     ProviderName, PublisherName and InvoiceIssuerName are filled with the provider's name by the
     loader side (VAT rules are keyed by it). ``tags`` are the resource's labels; ``extensions``
     may only use the keys the adapter lists in ``ProviderAdapter.cost_extensions`` (they are
-    kept in ``x_extensions``). ``estimated`` marks a cost computed by us (inventory x price
-    list) rather than billed by the provider: it is never summed with billed costs unless asked
-    for (``x_estimated``).
+    kept in ``x_extensions``). Whether the rows are billed or estimated is the adapter's
+    (``ProviderAdapter.cost_estimates``), not the row's.
     """
 
     charge_period_start: datetime
@@ -349,7 +348,6 @@ class CostRecord:
     consumed_quantity: Decimal | None = None
     consumed_unit: str | None = None
     tags: Mapping[str, str] | None = None
-    estimated: bool = False
     extensions: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -553,6 +551,10 @@ class ProviderAdapter(ABC):
 
     # Keys ``CostRecord.extensions`` may carry (declared up front: the loader streams rows).
     cost_extensions: tuple[str, ...] = ()
+    # True when costs() computes costs (inventory x prices) rather than reading what the
+    # provider billed: they are stored as estimates (``x_estimated``), never summed with billed
+    # costs unless a query asks for them.
+    cost_estimates: bool = False
 
     def costs(self, period: CostPeriod) -> Iterator[CostRecord]:
         """The provider's charges whose ChargePeriodStart lies in ``period``, as ``CostRecord``s.

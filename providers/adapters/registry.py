@@ -15,6 +15,7 @@ from typing import Any
 
 from providers.adapters.base import ProviderAdapter
 from providers.adapters.spec import (
+    CostFileFormat,
     FieldKind,
     ProviderSpec,
     SettingsInvalid,
@@ -148,6 +149,39 @@ def validate_settings(
 def clean_credentials(provider: str, credentials: Mapping[str, Any]) -> dict[str, str]:
     """The credentials as stored: normalized by the provider's declaration (SettingsInvalid)."""
     return provider_spec(provider).clean_credentials(credentials)
+
+
+# Cost file formats registered besides the declared ones (plug-ins, tests): kind -> (provider,
+# format).
+_extra_cost_files: dict[str, tuple[str, CostFileFormat]] = {}
+
+
+def register_cost_file_format(provider: str, fmt: CostFileFormat) -> CostFileFormat:
+    """Add a cost file format of ``provider`` (which must declare the FILE cost capability)."""
+    from providers.adapters.spec import CostCapability
+
+    spec = provider_spec(provider)
+    if CostCapability.FILE not in spec.capabilities.costs:
+        raise ValueError(f"{spec.name} does not declare cost files")
+    if fmt.kind in cost_file_formats():
+        raise ValueError(f"cost file format {fmt.kind!r} registered twice")
+    _extra_cost_files[fmt.kind] = (spec.key, fmt)
+    return fmt
+
+
+def unregister_cost_file_format(kind: str) -> None:
+    _extra_cost_files.pop(kind, None)
+
+
+def cost_file_formats() -> dict[str, tuple[str, CostFileFormat]]:
+    """Every cost file format: kind -> (provider key, format)."""
+    formats = {fmt.kind: (spec.key, fmt) for spec in provider_specs() for fmt in spec.cost_files}
+    return {**formats, **_extra_cost_files}
+
+
+def cost_file_format(kind: str) -> tuple[str, CostFileFormat]:
+    """(provider key, format) of a file kind; KeyError for an unknown kind."""
+    return cost_file_formats()[kind]
 
 
 def region_names() -> dict[str, str]:

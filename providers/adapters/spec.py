@@ -112,6 +112,20 @@ class Capabilities:
 
 
 @dataclass(frozen=True)
+class CostFileFormat:
+    """A provider-specific cost file people upload (VK Cloud's detail export), read into
+    ``CostRecord``s. ``parse(stream, file_name)`` yields them, raising ValueError with a
+    readable reason (and a line or row number) for a file it cannot read; the import replaces the
+    source's rows of the whole days (in the provider's billing time zone) the file covers."""
+
+    kind: str  # the CostSource.file_kind naming it, e.g. "vk_cloud_detail"
+    label: Any
+    suffixes: tuple[str, ...]  # accepted file name endings, e.g. (".xlsx", ".csv")
+    parse: Callable[[Any, str], Any]
+    estimated: bool = False  # the file holds estimates rather than billed costs
+
+
+@dataclass(frozen=True)
 class SimulatorSpec:
     """How to run the provider's simulator, for the demo and the benchmarks."""
 
@@ -160,6 +174,8 @@ class ProviderSpec:
     services: Mapping[str, ServiceInfo] = field(default_factory=dict)
     # Days of cost data are whole days in this zone (cost API periods are cut along them).
     billing_time_zone: str = "UTC"
+    # Provider-specific cost files it offers for upload (CostCapability.FILE).
+    cost_files: tuple[CostFileFormat, ...] = ()
     simulator: SimulatorSpec | None = None
 
     # -- derived -----------------------------------------------------------------------------------

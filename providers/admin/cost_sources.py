@@ -62,6 +62,15 @@ class CostSourceForm(forms.ModelForm):
         ),
     )
 
+    lookback_days = forms.IntegerField(
+        label=_("days re-read"),
+        required=False,
+        min_value=0,
+        max_value=90,
+        initial=3,
+        help_text=_("Cost APIs only: days before the last one covered that each pull re-reads."),
+    )
+
     class Meta:
         model = CostSource
         fields = [
@@ -78,18 +87,22 @@ class CostSourceForm(forms.ModelForm):
             "focus_replace",
             "start_date",
             "pull_interval",
+            "file_kind",
+            "lookback_days",
         ]
 
     def clean(self):
         cleaned = super().clean()
+        kind = cleaned.get("kind") or self.instance.kind
+        bucket = kind in (CostSource.Kind.YANDEX_BILLING_EXPORT, CostSource.Kind.FOCUS_BUCKET)
         given = {name: cleaned.get(name) for name in KEY_FIELDS}
-        if any(given.values()) or self.instance.pk is None:
+        if bucket and (any(given.values()) or self.instance.pk is None):
             for name, value in given.items():
                 if not value:
                     self.add_error(name, _("Give both keys (or, when editing, neither)."))
         # The service decides; these cheap checks only keep the operator's input on the page
         # (a refusal by the service is reported after a redirect, with the form emptied).
-        if "bucket" in cleaned and not BUCKET_NAME.fullmatch(cleaned["bucket"] or ""):
+        if bucket and "bucket" in cleaned and not BUCKET_NAME.fullmatch(cleaned["bucket"] or ""):
             self.add_error("bucket", _("Not a bucket name (3-63 letters, digits, '.', '-', '_')."))
         if (cleaned.get("prefix") or "").startswith("/"):
             self.add_error("prefix", _("Key prefixes do not start with '/'."))
@@ -97,6 +110,10 @@ class CostSourceForm(forms.ModelForm):
             for message in endpoint_errors(cleaned["endpoint_url"], self.actor):
                 self.add_error("endpoint_url", message)
         return cleaned
+
+    def clean_lookback_days(self):
+        value = self.cleaned_data.get("lookback_days")
+        return 3 if value is None else value
 
     @property
     def credentials(self) -> dict | None:
@@ -190,7 +207,7 @@ class CostSourceAdmin(TenantScopedAdmin):
             return []
         # Tenant and kind are fixed (the data and its source key depend on them); the status
         # fields change through pulls and the actions.
-        return ["tenant", "kind", *self.status_fields]
+        return ["tenant", "kind", "file_kind", *self.status_fields]
 
     def get_inline_instances(self, request, obj=None):
         return super().get_inline_instances(request, obj) if obj is not None else []
@@ -198,6 +215,10 @@ class CostSourceAdmin(TenantScopedAdmin):
     # --- display ----------------------------------------------------------------------------
     @admin.display(description=_("bucket"))
     def location(self, obj):
+        if obj.kind == CostSource.Kind.PROVIDER_API:
+            return _("cost API, read through %(day)s") % {"day": obj.pulled_through or "—"}
+        if obj.kind == CostSource.Kind.PROVIDER_FILE:
+            return _("uploads: %(kind)s") % {"kind": obj.file_kind}
         return f"{obj.bucket}/{obj.prefix}"
 
     @admin.display(description=_("health"))
@@ -247,7 +268,8 @@ class CostSourceAdmin(TenantScopedAdmin):
         return source
 
     def service_update(self, request, obj, form):
-        editable = [f for f in self.create_fields if f not in ("tenant", "kind", *KEY_FIELDS)]
+        fixed = ("tenant", "kind", "file_kind", *KEY_FIELDS)
+        editable = [f for f in self.create_fields if f not in fixed]
         changes = {name: form.cleaned_data[name] for name in editable if name in form.changed_data}
         return cost_source_update(
             actor=request.user,

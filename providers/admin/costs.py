@@ -324,12 +324,14 @@ class CostLineItemAdmin(ReadOnlyTenantScopedAdmin):
         "charge_category",
         "billed_cost",
         "billing_currency",
+        "x_estimated",
         "tenant",
     ]
     list_filter = [
         ChargeMonthListFilter,
         CostProviderListFilter,
         CostServiceListFilter,
+        "x_estimated",
         TenantListFilter,
     ]
     list_select_related = ["tenant"]
@@ -350,12 +352,14 @@ class _RollupAdmin(ReadOnlyTenantScopedAdmin):
         "vat_amount",
         "billing_currency",
         "line_items",
+        "x_estimated",
         "tenant",
     ]
     list_filter = [
         RollupMonthListFilter,
         CostProviderListFilter,
         CostServiceListFilter,
+        "x_estimated",
         TenantListFilter,
     ]
     list_select_related = ["tenant"]

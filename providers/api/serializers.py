@@ -414,17 +414,20 @@ class StorageKeysSerializer(serializers.Serializer):
 
 
 class CostSourceSerializer(TenantChoiceMixin, TenantScopedSerializer):
-    """An S3-compatible bucket of billing files pulled on a schedule. The key pair is
-    write-only: accepted on create/update, never returned (``has_credentials`` says whether one
-    is stored). ``pull_interval`` is in seconds."""
+    """Where cost data comes from: an S3-compatible bucket of billing files pulled on a schedule
+    (the key pair is write-only: accepted on create/update, never returned; ``has_credentials``
+    says whether one is stored), a provider's cost API read through ``connection``
+    (``provider_api``), or provider files uploaded to it (``provider_file``, in the format
+    ``file_kind`` names). ``pull_interval`` is in seconds."""
 
     tenant_choice_capability = Capability.MANAGE_CONNECTIONS
 
     tenant = serializers.PrimaryKeyRelatedField(queryset=Tenant.objects.all())
     credentials = StorageKeysSerializer(
         write_only=True,
-        help_text='{"access_key_id": "...", "secret_access_key": "..."}, write-only: never '
-        "returned. Omit on update to keep the stored pair.",
+        required=False,
+        help_text='Buckets: {"access_key_id": "...", "secret_access_key": "..."}, write-only: '
+        "never returned. Omit on update to keep the stored pair; omit for other kinds.",
     )
     has_credentials = serializers.SerializerMethodField()
     pull_interval = SecondsField(
@@ -456,6 +459,9 @@ class CostSourceSerializer(TenantChoiceMixin, TenantScopedSerializer):
             "focus_replace",
             "start_date",
             "pull_interval",
+            "file_kind",
+            "lookback_days",
+            "pulled_through",
             "source_key",
             "status",
             "last_error",
@@ -465,6 +471,7 @@ class CostSourceSerializer(TenantChoiceMixin, TenantScopedSerializer):
             "updated_at",
         ]
         read_only_fields = [
+            "pulled_through",
             "status",
             "last_error",
             "last_pull_at",
@@ -482,7 +489,7 @@ class CostSourceSerializer(TenantChoiceMixin, TenantScopedSerializer):
             # A source never changes tenant or kind (its data and key depend on both).
             fields["tenant"].read_only = True
             fields["kind"].read_only = True
-            fields["credentials"].required = False
+            fields["file_kind"].read_only = True
         return fields
 
     def get_has_credentials(self, obj) -> bool:

@@ -66,6 +66,7 @@ from providers.services.connections import (
     connection_verify,
     webhook_secret,
 )
+from providers.services.cost_api import provider_file_import
 from providers.services.cost_sources import (
     cost_source_create,
     cost_source_delete,
@@ -421,13 +422,16 @@ class CostSourceViewSet(
     mixins.RetrieveModelMixin,
     TenantScopedViewSet,
 ):
-    """Billing files pulled on a schedule from an S3-compatible bucket: a Yandex Cloud detailed
-    billing export (`yandex_billing_export`) or FOCUS files (`focus_bucket`). `credentials`
-    (`{"access_key_id", "secret_access_key"}`) are write-only; `has_credentials` says whether a
-    pair is stored. `pull_interval` is in seconds. Endpoints other than public S3-compatible
-    stores over HTTPS are for MSP operators only. A new source is pulled at once; its imports
-    are listed under /api/v1/import-runs/ (`source_key`), the bucket objects it dealt with under
-    `{id}/objects/`."""
+    """Where cost data comes from. Billing files pulled on a schedule from an S3-compatible
+    bucket: a Yandex Cloud detailed billing export (`yandex_billing_export`) or FOCUS files
+    (`focus_bucket`); a provider's cost API read through the source's `connection`
+    (`provider_api`: each pull re-reads `lookback_days` before `pulled_through`); or provider
+    cost files uploaded to `{id}/upload/` (`provider_file`, in the `file_kind` format).
+    Bucket `credentials` (`{"access_key_id", "secret_access_key"}`) are write-only;
+    `has_credentials` says whether a pair is stored. `pull_interval` is in seconds. Endpoints
+    other than public S3-compatible stores over HTTPS are for MSP operators only. A new source
+    is pulled at once; its imports are listed under /api/v1/import-runs/ (`source_key`), the
+    bucket objects it dealt with under `{id}/objects/`."""
 
     queryset = CostSource.objects.all()
     serializer_class = s.CostSourceSerializer
@@ -538,29 +542,43 @@ class CostSourceViewSet(
     )
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser, JSONParser])
     def upload(self, request, pk=None):
-        """Import one daily file of a Yandex Cloud billing export into this source now (files
-        up to 20 MB), e.g. days the bucket no longer holds. It replaces the source's rows for
-        its MSK day; a later pull replaces them again only if the bucket's file changes.
-        201 with the import run, or 400 with the failed run and its reasons."""
+        """Import one file into this source now (files up to 20 MB): a daily file of a Yandex
+        Cloud billing export (e.g. days the bucket no longer holds; it replaces the source's rows
+        for its MSK day, and a later pull replaces them again only if the bucket's file
+        changes), or a provider cost file of a `provider_file` source (in its `file_kind`
+        format; it replaces the source's rows of the days it covers). 201 with the import run,
+        or 400 with the failed run and its reasons."""
         source = self.get_object()
-        if source.kind != CostSource.Kind.YANDEX_BILLING_EXPORT:
+        if source.kind not in (
+            CostSource.Kind.YANDEX_BILLING_EXPORT,
+            CostSource.Kind.PROVIDER_FILE,
+        ):
             raise serializers.ValidationError(
                 {"non_field_errors": ["FOCUS files are uploaded to /api/v1/import-runs/."]}
             )
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        run = yandex_export_import(
-            actor=request.user,
-            tenant=source.tenant,
-            file=data["stream"],
-            file_name=data["file_name"],
-            source_key=source.source_key_for(data["file_name"]),
-            day=data.get("day"),
-            policy=data.get("policy") or source.policy,
-            connection=source.connection,
-            force=data["force"],
-        )
+        if source.kind == CostSource.Kind.PROVIDER_FILE:
+            run = provider_file_import(
+                actor=request.user,
+                source=source,
+                file=data["stream"],
+                file_name=data["file_name"],
+                force=data["force"],
+            )
+        else:
+            run = yandex_export_import(
+                actor=request.user,
+                tenant=source.tenant,
+                file=data["stream"],
+                file_name=data["file_name"],
+                source_key=source.source_key_for(data["file_name"]),
+                day=data.get("day"),
+                policy=data.get("policy") or source.policy,
+                connection=source.connection,
+                force=data["force"],
+            )
         body = s.ImportRunSerializer(run, context=self.get_serializer_context()).data
         if run.status == ImportRun.Status.FAILED:
             return Response(
@@ -588,7 +606,15 @@ _QUERY_PARAMETERS = [
         OpenApiTypes.STR,
         description="Comma-separated: day, month, provider, service, service_category, region, "
         "sub_account, sub_account_name, resource, connection, charge_category, billing_currency, "
-        "business_unit, project, feature, environment, cost_center, tag:<key>.",
+        "business_unit, project, feature, environment, cost_center, estimated, tag:<key>.",
+    ),
+    OpenApiParameter(
+        "estimates",
+        OpenApiTypes.STR,
+        enum=list(query.ESTIMATES),
+        description="Estimated costs (inventory x price list, not billed): exclude (default: "
+        "billed costs only), include, or only. `estimated_totals` in the answer is the "
+        "estimated part either way; group by `estimated` to see the two apart.",
     ),
     OpenApiParameter("start", OpenApiTypes.DATE, description="First day (tenant's time zone)."),
     OpenApiParameter("end", OpenApiTypes.DATE, description="Last day, inclusive."),
@@ -607,7 +633,8 @@ _QUERY_PARAMETERS = [
 class CostQueryView(APIView):
     """Costs grouped by any dimensions over the daily rollups, in the tenant's reporting currency
     (converted per day), gross or net of VAT as the tenant chose. Amounts are Decimal strings.
-    Filters: repeat a parameter for several values (`service=A&service=B`)."""
+    Filters: repeat a parameter for several values (`service=A&service=B`). Billed costs only
+    unless `estimates` asks for estimated ones (`estimated_totals` reports them either way)."""
 
     permission_classes = [IsAuthenticated]
 
@@ -631,6 +658,7 @@ class CostQueryView(APIView):
                 amounts=_given(params, "amounts"),
                 order=params.get("order") or None,
                 limit=_int_param(params, "limit", query.DEFAULT_LIMIT),
+                estimates=_given(params, "estimates") or query.EXCLUDE,
             )
             result = query.run_cost_query(spec)
         except query.QueryError as exc:

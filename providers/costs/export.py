@@ -16,6 +16,7 @@ our own ``x_`` columns (VAT, credits, linked resource, provenance, allocation id
 source file's own custom columns (``x_extensions``), unless one has the name of ours.
 
 The period is a calendar month of ChargePeriodStart in UTC, as FOCUS data and billing periods are.
+Estimated costs (``x_estimated``: inventory x price list) are not billing data and are left out.
 
 CSV cells are exact by default: FOCUS consumers (tools, the API, the CLI) must read back what was
 billed, even a tag value such as ``=SUM(A1)``. ``escape_formulas`` prefixes spreadsheet formulas
@@ -181,7 +182,12 @@ def export_plan(
     nullable = [f for f in fields if not required(f)] + [
         f for f in OWN_EXTENSIONS if f not in ALWAYS_OWN
     ]
-    where = "tenant_id = %s AND charge_period_start >= %s AND charge_period_start < %s"
+    # Billed costs only: a FOCUS file is billing data, and its consumers would add estimates
+    # (x_estimated) to the bill without knowing.
+    where = (
+        "tenant_id = %s AND charge_period_start >= %s AND charge_period_start < %s "
+        "AND x_estimated = false"
+    )
     params = [tenant_id, start, end]
     expression, joins, join_params = _sources(tenant_id)
     presence = ", ".join(f"bool_or(({expression(f)}) IS NOT NULL)" for f in nullable)
@@ -235,7 +241,7 @@ def export_rows(plan: ExportPlan) -> Iterator[dict[str, Any]]:
         select.append("c.x_extensions::text")
     sql = (
         f"SELECT {', '.join(select)} FROM {TABLE} c {joins} WHERE c.tenant_id = %s "
-        "AND c.charge_period_start >= %s AND c.charge_period_start < %s "
+        "AND c.charge_period_start >= %s AND c.charge_period_start < %s AND c.x_estimated = false "
         "ORDER BY c.charge_period_start, c.id"
     )
     json_positions = [i for i, c in enumerate(columns) if c in JSON_FIELDS]

@@ -69,6 +69,8 @@ class LoadTarget:
     # Provider resource id -> Resource.pk, to link rows to the resource registry.
     resource_ids: dict[str, int] = field(default_factory=dict)
     vat: VatResolver | None = None
+    # Every row of this load is an estimate (x_estimated), not a billed cost.
+    estimated: bool = False
 
 
 @dataclass
@@ -368,6 +370,7 @@ class _ColumnPlan:
             "x_import_run_id",
             "x_source_key",
             "x_connection_id",
+            "x_estimated",
         ]
         self.copy_sql = f"COPY {TABLE} ({', '.join(columns)}) FROM STDIN" + (
             " (NULL '')" if empty_is_null else ""
@@ -384,6 +387,7 @@ class _ColumnPlan:
             str(target.import_run_id),
             _escape(target.source_key),
             null if target.connection_id is None else str(target.connection_id),
+            "t" if target.estimated else "f",
         )
         suffix = "\t" + "\t".join(constants) + "\n"
         resource_index = self.resource_index if target.resource_ids else None

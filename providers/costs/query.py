@@ -28,6 +28,12 @@ stored on each line item at import (``x_vat_amount``, computed from the rule the
 
 Effective and list cost follow the same rule with the rule's rate r (* (1 + r) to add VAT,
 / (1 + r) to remove it), so gross - net = vat holds for billed cost on every row.
+
+**Estimates** (``x_estimated``: costs computed from inventory x a price list, not billed) are
+never summed with billed costs silently. ``estimates`` chooses: ``exclude`` (the default: billed
+costs only), ``include`` (both) or ``only``; group by ``estimated`` to see them apart. Whatever
+the choice, ``estimated_totals`` reports the estimated part of the matching costs, so a page
+showing billed costs can say how much was estimated besides.
 """
 
 from __future__ import annotations
@@ -57,6 +63,8 @@ MAX_ROWS = 100_000
 DEFAULT_LIMIT = 10_000
 RESULT_PLACES = Decimal("1e-18")
 TAX = "Tax"
+EXCLUDE, INCLUDE, ONLY = "exclude", "include", "only"
+ESTIMATES = (EXCLUDE, INCLUDE, ONLY)
 _CONTEXT = decimal.Context(prec=60, rounding=ROUND_HALF_UP)
 ZERO = Decimal(0)
 
@@ -65,7 +73,7 @@ ZERO = Decimal(0)
 class Dimension:
     name: str
     column: str  # SQL over the rollup table (constant text, never user input)
-    kind: str = "text"  # text, int, day, month
+    kind: str = "text"  # text, int, bool, day, month
     detail: bool = False  # only CostDaily has it
 
 
@@ -87,6 +95,7 @@ _DIMENSIONS = [
     Dimension("environment", "x_environment_id", "int"),
     Dimension("cost_center", "x_cost_center_id", "int"),
     Dimension("resource", "resource_id", detail=True),
+    Dimension("estimated", "x_estimated", "bool"),
 ]
 DIMENSIONS: dict[str, Dimension] = {d.name: d for d in _DIMENSIONS}
 # The allocation dimensions also answer to their column names (x_business_unit_id, ...).
@@ -98,7 +107,8 @@ ALIASES = {d.column: d.name for d in _DIMENSIONS if d.column.startswith("x_")} |
     "resource_id": "resource",
 }
 TAG_PREFIX = "tag:"
-FILTERABLE = tuple(name for name in DIMENSIONS if name not in ("day", "month"))
+# (Estimates are chosen with ``estimates``, not filtered like a dimension.)
+FILTERABLE = tuple(name for name in DIMENSIONS if name not in ("day", "month", "estimated"))
 
 
 class QueryError(ValueError):
@@ -125,6 +135,7 @@ class CostQuery:
     amounts: str | None = None  # default: the tenant's setting
     order: str | None = None  # a dimension or measure, "-" for descending
     limit: int = DEFAULT_LIMIT
+    estimates: str = EXCLUDE  # exclude (billed only), include, only
 
 
 @dataclass
@@ -138,6 +149,9 @@ class CostQueryResult:
     rows: list[dict]
     totals: dict
     truncated: bool = False
+    estimates: str = EXCLUDE
+    # The estimated part of the matching costs, included in ``totals`` or not.
+    estimated_totals: dict = field(default_factory=dict)
 
 
 def cost_tenant_for(user, value: str | int | None = None):
@@ -206,6 +220,8 @@ def result_json(result: CostQueryResult, tenant) -> dict:
         "rows": [encode(row) for row in result.rows],
         "totals": encode(result.totals),
         "truncated": result.truncated,
+        "estimates": result.estimates,
+        "estimated_totals": encode(result.estimated_totals),
     }
 
 
@@ -257,6 +273,11 @@ def run_cost_query(query: CostQuery) -> CostQueryResult:
     amounts = query.amounts or getattr(tenant, "cost_amounts", GROSS) or GROSS
     if amounts not in (GROSS, NET):
         raise QueryError(_("amounts must be “gross” or “net”."), param="amounts")
+    if query.estimates not in ESTIMATES:
+        raise QueryError(
+            _("estimates must be “exclude” (billed costs only), “include” or “only”."),
+            param="estimates",
+        )
     start, end = _period(query, tenant)
     filters = _filters(query.filters)
     detail = (
@@ -292,7 +313,7 @@ def run_cost_query(query: CostQuery) -> CostQueryResult:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         fetched = cursor.fetchall()
-    groups, totals = _convert(fetched, len(dims), currency, amounts)
+    groups, totals, estimated = _convert(fetched, len(dims), currency, amounts, query.estimates)
     rows = [_row(dims, key, values) for key, values in groups.items()]
     if order is None:
         rows.sort(key=lambda row: tuple(_sort_key(row[d.name]) for d in dims))
@@ -310,6 +331,8 @@ def run_cost_query(query: CostQuery) -> CostQueryResult:
         rows=rows[:limit],
         totals=_finish(totals),
         truncated=truncated,
+        estimates=query.estimates,
+        estimated_totals=_finish(estimated),
     )
 
 
@@ -338,6 +361,8 @@ def _filters(raw: Mapping[str, Sequence[str]]) -> dict[str, list]:
             raise QueryError(
                 _("Filter days with start and end, and tags with tag=key:value."), param=name
             )
+        if dimension.kind == "bool":
+            raise QueryError(_("Choose estimates with estimates=exclude|include|only."), param=name)
         cleaned = []
         for value in values:
             if dimension.kind == "int":
@@ -386,6 +411,7 @@ def _sql(*, table, tenant_id, dims, start, end, filters, tags, currency) -> tupl
         "billing_currency",
         f"coalesce(charge_category = '{TAX}', false)",
         _rate_day_sql(start, end, currency, params),
+        "x_estimated",
     ]
     where = ["tenant_id = %s", "day >= %s", "day <= %s"]
     where_params: list = [tenant_id, start, end]
@@ -433,7 +459,7 @@ def _vat_rule_starts() -> list[dt.date]:
 # --- conversion ---------------------------------------------------------------------------------
 
 
-def _convert(fetched, n_dims: int, currency: str, amounts: str):
+def _convert(fetched, n_dims: int, currency: str, amounts: str, estimates: str = EXCLUDE):
     needed = {(row[n_dims + 1], row[n_dims + 3]) for row in fetched if row[n_dims + 1] != currency}
     try:
         factors = conversion_factors(needed, currency)
@@ -443,11 +469,12 @@ def _convert(fetched, n_dims: int, currency: str, amounts: str):
     rules: dict = {}
     groups: dict[tuple, list] = {}
     totals = [ZERO, ZERO, ZERO, ZERO, 0]
+    estimated_totals = [ZERO, ZERO, ZERO, ZERO, 0]
     with decimal.localcontext(_CONTEXT):
         for row in fetched:
             key = row[:n_dims]
-            provider, billing_currency, is_tax, rate_day = row[n_dims : n_dims + 4]
-            billed, effective, listed, vat_amount, items = row[n_dims + 4 :]
+            provider, billing_currency, is_tax, rate_day, is_estimate = row[n_dims : n_dims + 5]
+            billed, effective, listed, vat_amount, items = row[n_dims + 5 :]
             rule_key = (provider, billing_currency, rate_day)
             if rule_key not in rules:
                 rules[rule_key] = vat.rule_for(provider, billing_currency, rate_day.isoformat())
@@ -457,6 +484,12 @@ def _convert(fetched, n_dims: int, currency: str, amounts: str):
             if billing_currency != currency:
                 factor = factors[(billing_currency, rate_day)]
                 values = [value * factor for value in values]
+            if is_estimate:
+                for i, value in enumerate(values):
+                    estimated_totals[i] += value
+                estimated_totals[4] += items
+            if (is_estimate and estimates == EXCLUDE) or (not is_estimate and estimates == ONLY):
+                continue
             group = groups.get(key)
             if group is None:
                 group = groups[key] = [ZERO, ZERO, ZERO, ZERO, 0]
@@ -465,7 +498,7 @@ def _convert(fetched, n_dims: int, currency: str, amounts: str):
                 totals[i] += value
             group[4] += items
             totals[4] += items
-    return groups, totals
+    return groups, totals, estimated_totals
 
 
 def _vat_view(amounts, is_tax, rule, billed, effective, listed, vat_amount) -> list[Decimal]:

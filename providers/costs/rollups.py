@@ -42,6 +42,8 @@ DIMENSIONS = (
     "x_feature_id",
     "x_environment_id",
     "x_cost_center_id",
+    # Estimates (inventory x price list) stay apart from billed costs in every rollup row.
+    "x_estimated",
 )
 RESOURCE_DIMENSIONS = ("resource_id", "x_resource_id", "tags")
 MEASURES = """

@@ -1,9 +1,18 @@
-"""Where a tenant's billing files come from: an S3-compatible bucket pulled on a schedule.
+"""Where a tenant's cost data comes from: a bucket, a provider's cost API, or uploaded files.
 
-A ``CostSource`` is either a Yandex Cloud detailed billing export (daily CSV files, one MSK day
-each) or a prefix of FOCUS files (CSV, CSV.gz, Parquet) from any provider. Credentials are a
-static access key pair, Fernet-encrypted and write-only. Pulls follow the connection pattern:
-``next_pull_at`` read by one dispatcher, a lease so that two pulls of one source never overlap.
+A ``CostSource`` is one of:
+
+- a Yandex Cloud detailed billing export (daily CSV files, one MSK day each) or a prefix of FOCUS
+  files (CSV, CSV.gz, Parquet) from any provider, in an S3-compatible bucket; credentials are a
+  static access key pair, Fernet-encrypted and write-only;
+- a provider's cost API (``provider_api``), read through its connection's adapter
+  (``ProviderAdapter.costs(period)``): each pull re-reads the last ``lookback_days`` before the
+  day it last covered (``pulled_through``) up to today, one import per calendar month;
+- provider-specific cost files uploaded by people (``provider_file``), read by the parser its
+  ``file_kind`` names (``providers.adapters.registry.cost_file_format``).
+
+Pulls follow the connection pattern: ``next_pull_at`` read by one dispatcher, a lease so that
+two pulls of one source never overlap.
 
 ``CostSourceObject`` remembers which version (ETag, Last-Modified) of each bucket object was
 imported and with what outcome, so an unchanged object is never downloaded twice and a
@@ -30,6 +39,8 @@ class CostSource(TenantOwnedModel):
     class Kind(models.TextChoices):
         YANDEX_BILLING_EXPORT = "yandex_billing_export", _("Yandex Cloud billing export")
         FOCUS_BUCKET = "focus_bucket", _("FOCUS files in a bucket")
+        PROVIDER_API = "provider_api", _("The provider's cost API")
+        PROVIDER_FILE = "provider_file", _("Uploaded provider cost files")
 
     class FocusReplace(models.TextChoices):
         # Month-to-date deliveries (a newer file holds the whole month so far) and one file per
@@ -59,7 +70,7 @@ class CostSource(TenantOwnedModel):
     endpoint_url = models.URLField(
         _("storage endpoint"), max_length=500, default=YANDEX_STORAGE_URL
     )
-    bucket = models.CharField(_("bucket"), max_length=63)
+    bucket = models.CharField(_("bucket"), max_length=63, blank=True)
     prefix = models.CharField(_("key prefix"), max_length=1024, blank=True)
     region = models.CharField(_("signing region"), max_length=64, default="ru-central1")
     # Fernet ciphertext of {"access_key_id", "secret_access_key"}; never shown (write-only).
@@ -83,6 +94,22 @@ class CostSource(TenantOwnedModel):
         blank=True,
         help_text=_("Files of earlier days (or modified earlier) are left alone. Empty: all."),
     )
+    file_kind = models.CharField(
+        _("file format"),
+        max_length=64,
+        blank=True,
+        help_text=_("Uploaded provider files only: the format they are read as."),
+    )
+    lookback_days = models.PositiveSmallIntegerField(
+        _("days re-read"),
+        default=3,
+        help_text=_(
+            "Cost APIs only: each pull re-reads this many days before the last day it covered "
+            "(providers revise recent days)."
+        ),
+    )
+    # Cost APIs: the last day (in the provider's billing time zone) a pull loaded completely.
+    pulled_through = models.DateField(_("pulled through"), null=True, blank=True, editable=False)
     pull_interval = models.DurationField(_("pull interval"), default=timedelta(hours=1))
     next_pull_at = models.DateTimeField(_("next pull"), null=True, blank=True, db_index=True)
     status = models.CharField(
@@ -118,8 +145,11 @@ class CostSource(TenantOwnedModel):
     @property
     def source_key(self) -> str:
         """The ImportRun/CostLineItem source key of this source's data."""
-        prefix = "yc-billing" if self.kind == self.Kind.YANDEX_BILLING_EXPORT else "focus-bucket"
-        return f"{prefix}:{self.pk}"
+        return f"{SOURCE_KEY_PREFIXES[self.kind]}:{self.pk}"
+
+    @property
+    def reads_bucket(self) -> bool:
+        return self.kind in (self.Kind.YANDEX_BILLING_EXPORT, self.Kind.FOCUS_BUCKET)
 
     def source_key_for(self, key: str) -> str:
         """What importing bucket object ``key`` replaces: a Yandex file its MSK day (one key per
@@ -133,6 +163,14 @@ class CostSource(TenantOwnedModel):
     @property
     def is_enabled(self) -> bool:
         return self.status != self.Status.DISABLED
+
+
+SOURCE_KEY_PREFIXES = {
+    CostSource.Kind.YANDEX_BILLING_EXPORT: "yc-billing",
+    CostSource.Kind.FOCUS_BUCKET: "focus-bucket",
+    CostSource.Kind.PROVIDER_API: "provider-api",
+    CostSource.Kind.PROVIDER_FILE: "provider-file",
+}
 
 
 class CostSourceObject(TenantOwnedModel):

@@ -28,6 +28,8 @@ class ImportRun(TenantOwnedModel):
         FOCUS_FILE = "focus_file", _("FOCUS file")
         FOCUS_BUCKET = "focus_bucket", _("FOCUS files in a bucket")
         YANDEX_BILLING = "yandex_billing", _("Yandex Cloud billing export")
+        PROVIDER_API = "provider_api", _("Provider cost API")
+        PROVIDER_FILE = "provider_file", _("Provider cost file")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -200,6 +202,9 @@ class CostLineItem(TenantOwnedModel):
     x_vat_amount = models.DecimalField(**MONEY, null=True, blank=True)
     # Other x_ (and normalised unprefixed) columns of the source file, kept for export.
     x_extensions = models.JSONField(null=True, blank=True)
+    # Computed by us (inventory x a price list), not billed by the provider: a dimension of the
+    # rollups and the cost query, which leaves estimates out unless asked (DESIGN.md §6).
+    x_estimated = models.BooleanField(_("estimated"), default=False, db_default=False)
     # Allocation dimensions, filled by the allocation engine.
     x_business_unit_id = models.BigIntegerField(null=True, blank=True)
     x_project_id = models.BigIntegerField(null=True, blank=True)
@@ -238,6 +243,7 @@ class CostRollupBase(TenantOwnedModel):
     x_feature_id = models.BigIntegerField(null=True, blank=True)
     x_environment_id = models.BigIntegerField(null=True, blank=True)
     x_cost_center_id = models.BigIntegerField(null=True, blank=True)
+    x_estimated = models.BooleanField(_("estimated"), default=False, db_default=False)
     billed_cost = models.DecimalField(**MONEY)
     effective_cost = models.DecimalField(**MONEY)
     list_cost = models.DecimalField(**MONEY)

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 from core.capabilities import Capability
 from core.portal.forms import apply_service_error
 from core.portal.tenancy import portal_can, portal_view
-from providers.costs.query import CostQuery, QueryError, run_cost_query
+from providers.costs.query import EXCLUDE, INCLUDE, CostQuery, QueryError, run_cost_query
 from providers.models import ImportRun
 from providers.services.uploads import cost_upload_check, cost_upload_enqueue
 
@@ -92,15 +92,18 @@ def _costs_page(request, *, upload_form=None, status=200):
         return render(request, "portal/costs.html", {"forbidden": True}, status=403)
     month = _selected_month(request.GET.get("month"), tenant)
     following = (month + dt.timedelta(days=32)).replace(day=1)
+    # Billed costs only, unless asked; estimates are then rows of their own, labelled.
+    with_estimates = request.GET.get("estimates") == INCLUDE
     result, error = None, None
     try:
         result = run_cost_query(
             CostQuery(
                 tenant=tenant,
-                group_by=["provider", "service"],
+                group_by=["provider", "service", *(["estimated"] if with_estimates else [])],
                 start=month,
                 end=following - dt.timedelta(days=1),
                 order="-billed_cost",
+                estimates=INCLUDE if with_estimates else EXCLUDE,
             )
         )
     except QueryError as exc:
@@ -127,6 +130,8 @@ def _costs_page(request, *, upload_form=None, status=200):
         "next_month": following,
         "result": result,
         "error": error,
+        "with_estimates": with_estimates,
+        "estimated_total": result.estimated_totals["billed_cost"] if result else None,
         "currency": result.currency if result else tenant.default_currency,
         "amounts": result.amounts if result else tenant.cost_amounts,
         "can_upload": can_upload,

@@ -49,6 +49,8 @@ FOCUS_SUFFIXES = (".csv", ".csv.gz", ".gz", ".parquet")
 IMPORT_SOURCE = {
     CostSource.Kind.YANDEX_BILLING_EXPORT: ImportRun.Source.YANDEX_BILLING,
     CostSource.Kind.FOCUS_BUCKET: ImportRun.Source.FOCUS_BUCKET,
+    CostSource.Kind.PROVIDER_API: ImportRun.Source.PROVIDER_API,
+    CostSource.Kind.PROVIDER_FILE: ImportRun.Source.PROVIDER_FILE,
 }
 
 
@@ -83,10 +85,13 @@ def cost_source_pull(
     source_id: int,
     trigger: str = "schedule",
     client_factory: Callable[[CostSource], S3Client] | None = None,
+    adapter_factory: Callable[[object], object] | None = None,
 ) -> PullResult | None:
-    """Pull new and rewritten files now (see the module docstring). Returns None, writing
-    nothing, when another pull of the source runs or it is disabled. ``actor`` None is the
-    scheduler; a person needs manage_connections."""
+    """Pull new and rewritten files now (see the module docstring), or, for a provider cost API
+    source, the days since the last pull (``providers.services.cost_api``). Returns None,
+    writing nothing, when another pull of the source runs or it is disabled. ``actor`` None is
+    the scheduler; a person needs manage_connections. ``adapter_factory`` (connection ->
+    adapter) replaces the registry's adapter of a cost API source."""
     if actor is not None:
         tenant_id = CostSource.objects.values_list("tenant_id", flat=True).get(pk=source_id)
         require_capability(actor, Capability.MANAGE_CONNECTIONS, tenant_id, action="pull")
@@ -95,7 +100,16 @@ def cost_source_pull(
             logger.info("cost source %s: pull already running (or disabled), skipped", source_id)
             return None
         source = CostSource.objects.select_related("tenant", "connection").get(pk=source_id)
-        return Pull(actor, source, token, trigger, client_factory or s3_client_for).run()
+        pull = Pull(actor, source, token, trigger, client_factory or s3_client_for)
+        if source.kind == CostSource.Kind.PROVIDER_API:
+            from providers.services.cost_api import ApiPull
+
+            return ApiPull(pull, adapter_factory).run()
+        if source.kind == CostSource.Kind.PROVIDER_FILE:
+            # Files come by upload; there is nothing to pull, and no schedule to keep.
+            CostSource.objects.filter(pk=source.pk).update(next_pull_at=None)
+            return pull._finish()
+        return pull.run()
 
 
 def s3_client_for(source: CostSource) -> S3Client:
@@ -260,7 +274,10 @@ class Pull:
         self.listing_failed = True
         self.auth_failed = isinstance(exc, ProviderAuthError | DecryptionError)
         location = f"s3://{source.bucket}/{source.prefix}"
-        if isinstance(exc, ProviderAuthError):
+        if not source.reads_bucket:
+            location = _("the cost API of %(connection)s") % {"connection": source.connection}
+            reason = _("Reading %(where)s failed: %(e)s") % {"where": location, "e": exc}
+        elif isinstance(exc, ProviderAuthError):
             reason = _("Object Storage refused the access key: %(e)s") % {"e": exc}
         elif isinstance(exc, DecryptionError):
             reason = _("The stored access key cannot be decrypted; enter it again.")

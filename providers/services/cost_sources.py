@@ -43,6 +43,8 @@ AUDIT_FIELDS = [
     "focus_replace",
     "start_date",
     "pull_interval",
+    "file_kind",
+    "lookback_days",
     "status",
 ]
 EDITABLE = frozenset(
@@ -57,6 +59,7 @@ EDITABLE = frozenset(
         "focus_replace",
         "start_date",
         "pull_interval",
+        "lookback_days",
     }
 )
 # Changing any of these points the source at other objects: what it remembers no longer applies.
@@ -66,10 +69,33 @@ BUCKET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]")
 
 
 # --- settings -------------------------------------------------------------------------------
+# A provider's own export format belongs to a connection of that provider.
+EXPORT_PROVIDER = {CostSource.Kind.YANDEX_BILLING_EXPORT: "yandex_cloud"}
+
+
 def _validate(actor, source: CostSource, credentials: dict | None, *, creating: bool) -> None:
     errors: dict[str, list[str]] = {}
     if source.kind not in CostSource.Kind.values:
         errors["kind"] = [_("Unknown kind of cost source: %(k)s") % {"k": source.kind}]
+    elif source.reads_bucket:
+        errors.update(_bucket_errors(actor, source, credentials, creating=creating))
+    else:
+        errors.update(_provider_errors(source, credentials))
+    if source.pull_interval is not None and source.pull_interval < MIN_INTERVAL:
+        errors["pull_interval"] = [_("The pull interval must be at least 5 minutes.")]
+    connection = source.connection
+    wanted = EXPORT_PROVIDER.get(source.kind)
+    if wanted and connection is not None and connection.provider != wanted:
+        errors["connection"] = [
+            _("A %(p)s export belongs to a %(p)s connection.") % {"p": ProviderType(wanted).label}
+        ]
+    if errors:
+        raise ValidationError(errors)
+    source.full_clean(exclude=["credentials_encrypted"])  # also rejects another tenant's FK
+
+
+def _bucket_errors(actor, source, credentials, *, creating: bool) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
     if creating and not credentials:
         errors["credentials"] = [_("An access key id and secret key are required.")]
     if credentials is not None:
@@ -85,18 +111,40 @@ def _validate(actor, source: CostSource, credentials: dict | None, *, creating: 
         errors["prefix"] = [_("Key prefixes do not start with '/'.")]
     if found := endpoint_errors(source.endpoint_url or "", actor):
         errors["endpoint_url"] = found
-    if source.pull_interval is not None and source.pull_interval < MIN_INTERVAL:
-        errors["pull_interval"] = [_("The pull interval must be at least 5 minutes.")]
+    return errors
+
+
+def _provider_errors(source, credentials) -> dict[str, list[str]]:
+    """A cost API or provider-file source: the connection's declaration must offer it; it reads
+    with the connection's credentials (or takes uploads), so it has no keys of its own."""
+    from providers.adapters.registry import cost_file_formats, provider_spec
+    from providers.adapters.spec import CostCapability
+
+    errors: dict[str, list[str]] = {}
+    if credentials:
+        errors["credentials"] = [
+            _("This kind of source uses its connection's credentials; give none.")
+        ]
     connection = source.connection
-    if (
-        source.kind == CostSource.Kind.YANDEX_BILLING_EXPORT
-        and connection is not None
-        and connection.provider != ProviderType.YANDEX_CLOUD
-    ):
-        errors["connection"] = [_("A Yandex Cloud export belongs to a Yandex Cloud connection.")]
-    if errors:
-        raise ValidationError(errors)
-    source.full_clean(exclude=["credentials_encrypted"])  # also rejects another tenant's FK
+    if source.kind == CostSource.Kind.PROVIDER_API:
+        if connection is None:
+            errors["connection"] = [_("A cost API source reads through one of your connections.")]
+        elif CostCapability.API not in provider_spec(connection.provider).capabilities.costs:
+            errors["connection"] = [
+                _("%(p)s has no cost API.") % {"p": ProviderType(connection.provider).label}
+            ]
+    if source.kind == CostSource.Kind.PROVIDER_FILE:
+        formats = cost_file_formats()
+        if source.file_kind not in formats:
+            errors["file_kind"] = [
+                _("Choose the file format: %(kinds)s.")
+                % {"kinds": ", ".join(sorted(formats)) or _("none is available yet")}
+            ]
+        elif connection is not None and connection.provider != formats[source.file_kind][0]:
+            errors["connection"] = [_("These files belong to a connection of their provider.")]
+    elif source.file_kind:
+        errors["file_kind"] = [_("Only uploaded provider files have a file format.")]
+    return errors
 
 
 def _clean_credentials(credentials: dict) -> dict:
@@ -110,8 +158,8 @@ def cost_source_create(
     tenant,
     kind: str,
     name: str,
-    bucket: str,
-    credentials: dict,
+    bucket: str = "",
+    credentials: dict | None = None,
     connection=None,
     endpoint_url: str | None = None,
     prefix: str = "",
@@ -120,9 +168,12 @@ def cost_source_create(
     focus_replace: str = CostSource.FocusReplace.MONTHS,
     start_date: dt.date | None = None,
     pull_interval: timedelta = timedelta(hours=1),
+    file_kind: str = "",
+    lookback_days: int = 3,
     start_pull: bool = True,
 ) -> CostSource:
-    """Create a source; with ``start_pull`` its first pull is queued at once."""
+    """Create a source; with ``start_pull`` its first pull is queued at once (a source of
+    uploaded provider files is never pulled: files come by ``provider_file_import``)."""
     require_capability(actor, Capability.MANAGE_CONNECTIONS, tenant, action="add")
     source = CostSource(
         tenant=tenant,
@@ -137,10 +188,17 @@ def cost_source_create(
         focus_replace=focus_replace,
         start_date=start_date,
         pull_interval=pull_interval,
+        file_kind=file_kind,
+        lookback_days=lookback_days,
         next_pull_at=timezone.now() + (pull_interval if start_pull else timedelta(0)),
     )
+    uploads_only = kind == CostSource.Kind.PROVIDER_FILE
+    if uploads_only:
+        source.next_pull_at = None
     _validate(actor, source, credentials, creating=True)
-    source.credentials_encrypted = encrypt_json(_clean_credentials(credentials))
+    source.credentials_encrypted = (
+        encrypt_json(_clean_credentials(credentials)) if credentials else ""
+    )
     source.save()
     record_event(
         event_type="cost_source.created",
@@ -149,7 +207,7 @@ def cost_source_create(
         target=source,
         after=snapshot(source, AUDIT_FIELDS),
     )
-    if start_pull:
+    if start_pull and not uploads_only:
         _enqueue_pull(source.pk, "created")
     return source
 

@@ -395,3 +395,63 @@ def _case_encryption_keys_rotate(world):
         lambda result: Platform,
         lambda actor: encryption_keys_rotate(actor=actor, batch_size=10),
     )
+
+
+# --- provider cost APIs and files ------------------------------------------------------------
+CONTRACT_FILE_KIND = "contract_vk_detail"
+
+
+def _contract_file_format():
+    """A tiny provider file format for VK Cloud (registered once per test process)."""
+    import csv
+    import datetime as dt
+    import io
+    from decimal import Decimal
+
+    from providers.adapters.base import CostRecord
+    from providers.adapters.registry import cost_file_formats, register_cost_file_format
+    from providers.adapters.spec import CostFileFormat
+
+    def parse(stream, file_name):
+        for day, amount in csv.reader(io.TextIOWrapper(stream, encoding="utf-8")):
+            start = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
+            yield CostRecord(
+                charge_period_start=start,
+                charge_period_end=start + dt.timedelta(days=1),
+                billed_cost=Decimal(amount),
+                billing_currency="RUB",
+            )
+
+    if CONTRACT_FILE_KIND not in cost_file_formats():
+        register_cost_file_format(
+            "vk_cloud", CostFileFormat(CONTRACT_FILE_KIND, "Contract", (".csv",), parse)
+        )
+
+
+@service_case("providers.services.cost_api.provider_file_import")
+def _case_provider_file_import(world):
+    import io
+
+    from providers.services.cost_sources import cost_source_create
+    from tests.factories import ConnectionFactory
+
+    _contract_file_format()
+    source = cost_source_create(
+        actor=None,
+        tenant=world.a,
+        kind="provider_file",
+        name=f"VK files {next(_source_seq)}",
+        file_kind=CONTRACT_FILE_KIND,
+        connection=ConnectionFactory(tenant=world.a, provider="vk_cloud"),
+    )
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: provider_file_import_call(actor, source, io.BytesIO(b"2026-02-14,12.50\n")),
+    )
+
+
+def provider_file_import_call(actor, source, stream):
+    from providers.services.cost_api import provider_file_import
+
+    return provider_file_import(actor=actor, source=source, file=stream, file_name="detail.csv")
