@@ -17,6 +17,7 @@ from core.api.base import TenantScopedFilterSet
 from core.filters import IntegerFilter, UtcDateTimeFilter
 from core.models import Tenant
 from providers.models import (
+    BalanceSnapshot,
     Connection,
     CostLineItem,
     CostSource,
@@ -29,6 +30,7 @@ from providers.models import (
     ResourceMetricDaily,
     SyncRun,
 )
+from providers.models.balances import KIND_CHOICES as BALANCE_KIND_CHOICES
 from providers.models.resources import PRICING_CHOICES, STATUS_CHOICES, TYPE_CHOICES
 
 # Raw samples are for drill-down; longer periods come from the daily rollups.
@@ -388,3 +390,19 @@ class CostSourceObjectFilterSet(TenantScopedFilterSet):
     class Meta:
         model = CostSourceObject
         fields = ["outcome", "key_prefix"]
+
+
+class BalanceSnapshotFilterSet(TenantScopedFilterSet):
+    """The balance time series: ``collected_after`` (>=) and ``collected_before`` (<)."""
+
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    connection = django_filters.ModelChoiceFilter(queryset=Connection.objects.all())
+    kind = django_filters.ChoiceFilter(choices=BALANCE_KIND_CHOICES)
+    currency = django_filters.CharFilter()
+    account_id = django_filters.CharFilter()
+    collected_after = UtcDateTimeFilter(field_name="collected_at", lookup_expr="gte")
+    collected_before = UtcDateTimeFilter(field_name="collected_at", lookup_expr="lt")
+
+    class Meta:
+        model = BalanceSnapshot
+        fields = ["tenant", "connection", "kind", "currency", "account_id"]

@@ -12,6 +12,9 @@ once a day after the CBR publishes them.
 Runs left marked running by a worker that died (a sync, a metrics collection, an import, a queued
 upload) are settled every few minutes by the reaper (``providers.services.recovery``).
 
+Prepaid balances are read every ``BALANCE_COLLECT_INTERVAL_MINUTES`` (and after each sync) for
+every connection whose provider reports one.
+
 Metrics follow the same pattern: one beat row queues a collection for every connection with live
 VMs each interval. Daily downsampling runs after midnight UTC has been covered by a collection
 (and also revisits the day before, see ``days_to_downsample``); retention runs after it.
@@ -47,6 +50,12 @@ PLATFORM_SCHEDULES = [
         "task": "providers.cost_source_dispatch",
         "every": settings.SYNC_DISPATCH_INTERVAL_SECONDS,
         "expires": max(settings.SYNC_DISPATCH_INTERVAL_SECONDS - 1, 1),
+    },
+    {
+        "name": "providers: collect prepaid balances",
+        "task": "providers.balances_dispatch",
+        "every": settings.BALANCE_COLLECT_INTERVAL_MINUTES * 60,
+        "expires": max(settings.BALANCE_COLLECT_INTERVAL_MINUTES * 60 - 1, 1),
     },
     {
         "name": "providers: reap runs of stopped workers",

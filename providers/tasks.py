@@ -101,6 +101,42 @@ def stuck_runs_reap_task() -> dict[str, int]:
     return stuck_runs_reap()
 
 
+# --- prepaid balances -----------------------------------------------------------------------
+@shared_task(base=ContextTask, name="providers.connection_balances_collect", acks_late=True)
+def connection_balances_collect_task(connection_id: int, trigger: str = "schedule"):
+    from providers.services.balances import connection_balances_collect
+
+    if not Connection.objects.filter(pk=connection_id).exists():
+        return None  # deleted since it was queued
+    result = connection_balances_collect(connection_id=connection_id, trigger=trigger)
+    return None if result is None else {"ok": result.ok, "balances": result.balances}
+
+
+@shared_task(base=ContextTask, name="providers.balances_dispatch")
+def balances_dispatch_task() -> list[int]:
+    """Queue a balance collection for every enabled connection whose provider reports balances.
+
+    A collection only reads the balance now, so one that never runs (workers down) is made good
+    by the next; queued ones expire after one interval instead of piling up."""
+    from providers.services.balances import collects_balances
+
+    expires = max(settings.BALANCE_COLLECT_INTERVAL_MINUTES * 60 - 1, 1)
+    due = [
+        connection.pk
+        for connection in Connection.objects.exclude(status=Connection.Status.DISABLED).only(
+            "pk", "provider"
+        )
+        if collects_balances(connection)
+    ]
+    for pk in due:
+        connection_balances_collect_task.apply_async(
+            kwargs={"connection_id": pk, "trigger": "schedule"}, expires=expires
+        )
+    if due:
+        logger.info("dispatched balance collection for connections %s", due)
+    return due
+
+
 # --- cost imports ---------------------------------------------------------------------------
 @shared_task(base=ContextTask, name="providers.cost_file_import", acks_late=True)
 def cost_file_import_task(run_id: int, path: str, force: bool = False):

@@ -268,6 +268,8 @@ SYNC_DISPATCH_INTERVAL_SECONDS = env_int("SYNC_DISPATCH_INTERVAL_SECONDS", 60)
 # Collection re-reads the last METRICS_LOOKBACK_HOURS on every run, so late points and a few
 # missed runs heal themselves; samples are stored at METRICS_STEP_MINUTES resolution.
 METRICS_COLLECT_INTERVAL_MINUTES = env_int("METRICS_COLLECT_INTERVAL_MINUTES", 60)
+# Prepaid balances of every connection whose provider reports one (and after each sync).
+BALANCE_COLLECT_INTERVAL_MINUTES = env_int("BALANCE_COLLECT_INTERVAL_MINUTES", 60)
 METRICS_LOOKBACK_HOURS = env_int("METRICS_LOOKBACK_HOURS", 6)
 METRICS_STEP_MINUTES = env_int("METRICS_STEP_MINUTES", 60)
 # Raw samples live this long (whole monthly partitions are dropped); daily aggregates stay.

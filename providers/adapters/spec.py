@@ -181,6 +181,11 @@ class ProviderSpec:
     # -- derived -----------------------------------------------------------------------------------
 
     @property
+    def has_adapter(self) -> bool:
+        """False while the provider is declared but its adapter has not landed."""
+        return self.adapter is not None and self.adapter is not no_adapter_yet
+
+    @property
     def credential_fields(self) -> tuple[CredentialField, ...]:
         return tuple(f for group in self.credential_groups for f in group.fields)
 

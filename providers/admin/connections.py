@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from core.admin.base import TenantListFilter, TenantScopedAdmin
+from core.templatetags.money import format_money
 from providers.adapters.registry import (
     UnsupportedProvider,
     provider_spec,
@@ -26,6 +27,7 @@ from providers.admin.display import ago, run_summary
 from providers.admin.filters import (
     ProviderListFilter,
 )
+from providers.balances import connection_balance
 from providers.connection_fields import IdListField, ProviderFields, credential_form_field
 from providers.connection_settings import settings_shape_errors
 from providers.models import (
@@ -138,6 +140,7 @@ class ConnectionAdmin(TenantScopedAdmin):
         "last_sync_at",
         "live_resources",
         "deleted_resources",
+        "balance",
         "next_sync_at",
     ]
     list_filter = ["status", ProviderListFilter, TenantListFilter]
@@ -151,6 +154,7 @@ class ConnectionAdmin(TenantScopedAdmin):
         "last_full_sync_at",
         "next_sync_at",
         "webhook_url",
+        "balance_details",
         "recent_sync_runs",
         "created_at",
         "updated_at",
@@ -207,6 +211,64 @@ class ConnectionAdmin(TenantScopedAdmin):
         if obj.last_sync_at is None:
             return _("never synced")
         return _("synced %(ago)s ago") % {"ago": ago(obj.last_sync_at)}
+
+    @admin.display(description=_("balance / days left"))
+    def balance(self, obj):
+        """The forecast stored by the last collection (no query per row)."""
+        parts = []
+        for forecast in connection_balance(obj).forecasts:
+            amount = format_money(forecast.amount, forecast.currency)
+            if forecast.days_left is None:
+                parts.append(format_html("{} · {}", amount, _("not running out")))
+            else:
+                parts.append(
+                    format_html(
+                        "{} · {}",
+                        amount,
+                        _("%(days)s days (to %(date)s)")
+                        % {"days": forecast.days_left, "date": forecast.runs_out_on},
+                    )
+                )
+        if obj.balance_error:
+            parts.append(format_html('<span title="{}">⚠ {}</span>', obj.balance_error, _("error")))
+        return format_html_join(format_html("<br>"), "{}", ((p,) for p in parts)) or "—"
+
+    @admin.display(description=_("prepaid balance"))
+    def balance_details(self, obj):
+        view = connection_balance(obj)
+        if not view.forecasts and not view.error:
+            return _("Not collected (the provider reports none, or no collection yet).")
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    format_money(f.amount, f.currency),
+                    ", ".join(f"{k}: {format_money(v, f.currency)}" for k, v in f.by_kind.items()),
+                    format_money(f.daily_burn, f.currency) if f.daily_burn is not None else "—",
+                    f.burn_source or "—",
+                    f"{f.days_left} ({f.runs_out_on})" if f.days_left is not None else "—",
+                    f.provider_days_to_block if f.provider_days_to_block is not None else "—",
+                )
+                for f in view.forecasts
+            ),
+        )
+        link = reverse("admin:providers_balancesnapshot_changelist") + f"?connection={obj.pk}"
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>"
+            '<th>{}</th></tr></thead><tbody>{}</tbody></table><p>{} {}</p><a href="{}">{}</a>',
+            _("balance"),
+            _("by kind"),
+            _("burn per day"),
+            _("burn from"),
+            _("days left (runs out)"),
+            _("provider's days to block"),
+            rows,
+            _("Collected:") if view.collected_at else "",
+            view.collected_at or "",
+            link,
+            _("Balance history of this connection →"),
+        ) + (format_html("<p>⚠ {}</p>", view.error) if view.error else "")
 
     @admin.display(description=_("live resources"), ordering="live_count")
     def live_resources(self, obj):

@@ -24,6 +24,7 @@ from core.capabilities import Capability
 from core.models import Tenant
 from providers.connection_settings import settings_shape_errors
 from providers.models import (
+    BalanceSnapshot,
     Connection,
     CostLineItem,
     CostSource,
@@ -270,6 +271,80 @@ class ExactDecimalField(serializers.DecimalField):
 
     def to_representation(self, value):
         return None if value is None else format(Decimal(value), "f")
+
+
+class BalanceSnapshotSerializer(serializers.ModelSerializer):
+    """One prepaid balance as the provider reported it at one collection (amounts are exact
+    Decimal strings in ``currency``)."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DecimalField: ExactDecimalField,
+    }
+
+    class Meta:
+        model = BalanceSnapshot
+        fields = [
+            "id",
+            "tenant",
+            "connection",
+            "account_id",
+            "kind",
+            "currency",
+            "amount",
+            "days_to_block",
+            "details",
+            "as_of",
+            "collected_at",
+        ]
+        read_only_fields = fields
+
+
+class _BalanceFigureSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    amount = serializers.CharField(help_text="Every kind in this currency, a Decimal string.")
+    as_of = serializers.DateTimeField()
+    daily_burn = serializers.CharField(allow_null=True, help_text="Money per day.")
+    burn_source = serializers.CharField(
+        allow_null=True,
+        help_text="costs_7d, costs_30d, provider_costs_7d, provider_costs_30d, balance_7d or "
+        "balance_30d (see the summary's description); null: no burn known.",
+    )
+    days_left = serializers.CharField(allow_null=True)
+    runs_out_on = serializers.DateField(allow_null=True)
+    provider_days_to_block = serializers.CharField(
+        allow_null=True, help_text="The provider's own forecast, when it gives one."
+    )
+    by_kind = serializers.DictField(child=serializers.CharField())
+
+
+class _ConnectionBalanceSerializer(serializers.Serializer):
+    connection = serializers.IntegerField()
+    name = serializers.CharField()
+    provider = serializers.CharField()
+    collected_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+    balances = _BalanceFigureSerializer(many=True)
+
+
+class _BalanceTotalSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    amount = serializers.CharField()
+    daily_burn = serializers.CharField()
+    days_left = serializers.CharField(allow_null=True)
+    runs_out_on = serializers.DateField(allow_null=True)
+
+
+class _EarliestSerializer(_BalanceFigureSerializer):
+    connection = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class BalanceSummarySerializer(serializers.Serializer):
+    tenant = serializers.IntegerField()
+    connections = _ConnectionBalanceSerializer(many=True)
+    totals = _BalanceTotalSerializer(many=True)
+    earliest = _EarliestSerializer(allow_null=True)
 
 
 class CostLineItemSerializer(serializers.ModelSerializer):

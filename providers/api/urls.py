@@ -13,6 +13,7 @@ ROUTES = [
     ("cost-line-items", views.CostLineItemViewSet, "costlineitem"),
     ("import-runs", views.ImportRunViewSet, "importrun"),
     ("cost-sources", views.CostSourceViewSet, "costsource"),
+    ("balances", views.BalanceSnapshotViewSet, "balancesnapshot"),
 ]
 
 # Not model collections (aggregates and a file), so plain views beside the router.

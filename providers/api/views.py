@@ -34,6 +34,7 @@ from core.capabilities import Capability
 from providers.api import serializers as s
 from providers.costs import export, query
 from providers.filtersets import (
+    BalanceSnapshotFilterSet,
     ConnectionFilterSet,
     CostLineItemFilterSet,
     CostSourceFilterSet,
@@ -46,6 +47,7 @@ from providers.filtersets import (
     SyncRunFilterSet,
 )
 from providers.models import (
+    BalanceSnapshot,
     Connection,
     CostLineItem,
     CostSource,
@@ -239,6 +241,51 @@ class SyncRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSco
     filterset_class = SyncRunFilterSet
     pagination_class = NewestFirstCursorPagination
     ordering_fields = None
+
+
+class BalanceSnapshotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    """Prepaid balances: the time series of every connection whose provider reports one, one
+    row per balance (account and kind: main, bonus, ...) per collection, newest first. Read
+    every BALANCE_COLLECT_INTERVAL_MINUTES and after each sync. `summary/` adds them up with
+    the burn rate and the days until each runs out."""
+
+    queryset = BalanceSnapshot.objects.all()
+    serializer_class = s.BalanceSnapshotSerializer
+    filterset_class = BalanceSnapshotFilterSet
+    pagination_class = NewestFirstCursorPagination
+    ordering_fields = None
+    action_map = {"summary": "view"}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "tenant",
+                OpenApiTypes.STR,
+                description="Tenant id or slug; required when you can view several tenants' costs.",
+            )
+        ],
+        responses={200: s.BalanceSummarySerializer, 400: OpenApiTypes.OBJECT},
+    )
+    @action(detail=False, methods=["get"], pagination_class=None, filterset_class=None)
+    def summary(self, request):
+        """Each connection's latest balances with the burn rate (money per day, from recent
+        billed costs, else from the balance's own decreases: `burn_source` says which), the
+        days left and the day it runs out, the provider's own forecast where it gives one;
+        totals per currency; and the balance that runs out first (`earliest`)."""
+        from providers.balances import overview_json, tenant_balance_overview, tenant_today
+
+        try:
+            tenant = query.cost_tenant_for(request.user, request.query_params.get("tenant"))
+        except query.QueryError as exc:
+            code = status.HTTP_403_FORBIDDEN if exc.status == 403 else status.HTTP_400_BAD_REQUEST
+            return Response({exc.param or "detail": [str(exc)]}, status=code)
+        connections = (
+            scope_queryset(Connection.objects.all(), request.user, "view")
+            .filter(tenant=tenant)
+            .order_by("name", "pk")
+        )
+        overview = tenant_balance_overview(connections, today=tenant_today(tenant))
+        return Response({"tenant": tenant.pk, **overview_json(overview)})
 
 
 class ResourceMetricDailyViewSet(

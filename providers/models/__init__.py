@@ -1,3 +1,4 @@
+from providers.models.balances import BalanceSnapshot
 from providers.models.connections import Connection, ProviderType
 from providers.models.cost_sources import CostSource, CostSourceObject
 from providers.models.costs import (
@@ -13,6 +14,7 @@ from providers.models.resources import Resource, ResourceEvent
 from providers.models.sync_runs import SyncRun
 
 __all__ = [
+    "BalanceSnapshot",
     "Connection",
     "CostDaily",
     "CostDailySummary",

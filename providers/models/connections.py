@@ -52,6 +52,16 @@ class Connection(TenantOwnedModel):
     lease_token = models.CharField(max_length=32, blank=True, editable=False)
     lease_until = models.DateTimeField(null=True, blank=True, editable=False)
     webhook_secret_encrypted = models.TextField(editable=False, blank=True)
+    # Prepaid balance (providers.services.balances): when the last collection succeeded (its
+    # snapshots carry that collected_at), why the last one failed ("" when it did not), and the
+    # forecast computed then: {currency: {amount, daily_burn, burn_source, days_left, ...}}.
+    balance_collected_at = models.DateTimeField(
+        _("balance collected"), null=True, blank=True, editable=False
+    )
+    balance_error = models.TextField(_("balance error"), blank=True, editable=False)
+    balance_forecast = models.JSONField(
+        _("balance forecast"), default=dict, blank=True, editable=False
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

@@ -5,10 +5,11 @@ from django.utils.translation import gettext_lazy as _
 
 from core.capabilities import Capability
 from core.portal.registry import NavEntry, portal_path
-from providers.portal import connections, costs, resources
+from providers.portal import balances, connections, costs, resources
 
 NAVIGATION = [
     NavEntry("costs", _("Costs"), "portal:costs", order=20),
+    NavEntry("balances", _("Balances"), "portal:balances", order=25),
     NavEntry("resources", _("Resources"), "portal:resources", order=30),
     NavEntry("connections", _("Connections"), "portal:connections", order=60),
 ]
@@ -27,6 +28,8 @@ urlpatterns = [
         methods=("POST",),
         capability=MANAGE_CONNECTIONS,
     ),
+    # Prepaid balances and when they run out (read-only)
+    portal_path("balances/", balances.balances, "balances", capability=VIEW_COSTS),
     # Resources (read-only inventory)
     portal_path("resources/", resources.resources, "resources"),
     portal_path(

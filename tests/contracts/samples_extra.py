@@ -455,3 +455,43 @@ def provider_file_import_call(actor, source, stream):
     from providers.services.cost_api import provider_file_import
 
     return provider_file_import(actor=actor, source=source, file=stream, file_name="detail.csv")
+
+
+# --- prepaid balances ------------------------------------------------------------------------
+@sample("providers.balancesnapshot")
+def _sample_balance_snapshot(world, tenant):
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from providers.models import BalanceSnapshot
+
+    now = timezone.now()
+    return BalanceSnapshot.objects.create(
+        tenant=tenant,
+        connection=_connection(tenant),
+        kind="main",
+        currency="RUB",
+        amount=Decimal("1234.50"),
+        as_of=now,
+        collected_at=now,
+    )
+
+
+@service_case("providers.services.balances.connection_balances_collect")
+def _case_connection_balances_collect(world):
+    from providers.services.balances import connection_balances_collect
+    from tests.factories import ConnectionFactory
+
+    sim = _yandex_sim()
+    connection = ConnectionFactory(
+        actor=world.operator_a,
+        tenant=world.a,
+        credentials={"oauth_token": sim.oauth_token},
+        endpoints={"*": sim.url},
+    )
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: connection_balances_collect(actor=actor, connection_id=connection.pk),
+    )

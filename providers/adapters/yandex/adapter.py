@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from providers.adapters.base import (
+    BalanceKind,
+    BalanceRecord,
     MetricSample,
     MetricTarget,
     MetricWindow,
     ProviderAdapter,
     ProviderError,
     ProviderPermissionDenied,
+    ProviderResponseError,
     ResourceRecord,
     ServiceProbe,
     VerifyResult,
@@ -145,6 +150,18 @@ class YandexCloudAdapter(ProviderAdapter):
             )
         probes.append(
             self._probe(
+                "billing",
+                lambda: self.client.get(
+                    "billing",
+                    f"/billing/v1/billingAccounts/{self.scope.billing_account_id}"
+                    if self.scope.billing_account_id
+                    else "/billing/v1/billingAccounts",
+                    None if self.scope.billing_account_id else {"pageSize": 1},
+                ),
+            )
+        )
+        probes.append(
+            self._probe(
                 "monitoring",
                 lambda: self.client.call(
                     "POST",
@@ -177,6 +194,46 @@ class YandexCloudAdapter(ProviderAdapter):
     ) -> Iterator[MetricSample]:
         assert self.listing is not None
         return YandexMetrics(self.client, self.listing).cpu(targets, window)
+
+    def balances(self) -> list[BalanceRecord]:
+        """The balance of the scope's billing account, or of every billing account the
+        credentials see (Billing API: ``GET /billing/v1/billingAccounts/{id}``, ``balance`` a
+        decimal string; negative is a debt). Needs ``billing.accounts.viewer``."""
+        client = self.client
+        if self.scope.billing_account_id:
+            ids = [self.scope.billing_account_id]
+        else:
+            pages = client.pages("billing", "/billing/v1/billingAccounts", "billingAccounts")
+            ids = [account["id"] for page in pages for account in page if account.get("id")]
+        now = datetime.now(UTC)
+        records = []
+        for account_id in ids:
+            account = client.get("billing", f"/billing/v1/billingAccounts/{account_id}")
+            raw = account.get("balance", "0")  # proto3 JSON omits a default (empty) value
+            try:
+                amount = Decimal(str(raw))
+                if not amount.is_finite():
+                    raise InvalidOperation
+            except InvalidOperation:
+                raise ProviderResponseError(
+                    f"{PROVIDER}: billing account {account_id} has a balance that is not a "
+                    f"decimal ({str(raw)[:40]!r})"
+                ) from None
+            records.append(
+                BalanceRecord(
+                    amount=amount,
+                    currency=str(account.get("currency") or "RUB").upper(),
+                    as_of=now,
+                    kind=BalanceKind.MAIN,
+                    account_id=account_id,
+                    details={
+                        key: account[key]
+                        for key in ("name", "active", "countryCode")
+                        if key in account
+                    },
+                )
+            )
+        return records
 
 
 def _probe_summary(probes: Iterable[ServiceProbe]) -> str:

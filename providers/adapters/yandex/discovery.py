@@ -33,6 +33,8 @@ class YandexScope:
     organization_id: str | None = None
     cloud_ids: tuple[str, ...] = ()
     folder_ids: tuple[str, ...] = ()
+    # The billing account whose balance is read; None: every account the credentials see.
+    billing_account_id: str | None = None
 
     @classmethod
     def from_mapping(cls, data: dict | None) -> YandexScope:
@@ -41,6 +43,7 @@ class YandexScope:
             organization_id=data.get("organization_id") or None,
             cloud_ids=tuple(data.get("cloud_ids") or ()),
             folder_ids=tuple(data.get("folder_ids") or ()),
+            billing_account_id=data.get("billing_account_id") or None,
         )
 
     def describe(self) -> str:

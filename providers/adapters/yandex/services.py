@@ -25,6 +25,8 @@ SERVICES: dict[str, ServiceInfo] = {
     ),
     "kubernetes": ServiceInfo("Managed Kubernetes", "k8s.viewer"),
     "monitoring": ServiceInfo("Monitoring", "monitoring.viewer"),
+    # The balance: read on the billing account, not in a folder.
+    "billing": ServiceInfo("Billing", "billing.accounts.viewer"),
 }
 
 

@@ -1,7 +1,8 @@
 """A Yandex Cloud API simulator: a real HTTP server speaking the documented REST wire format.
 
 Serves IAM token exchange, Resource Manager, Compute, VPC, Object Storage (management API),
-Managed PostgreSQL/MySQL/ClickHouse, Managed Kubernetes and Monitoring on one port, with paging,
+Managed PostgreSQL/MySQL/ClickHouse, Managed Kubernetes, Monitoring and the Billing API's billing
+account (its balance is the top-ups minus what the billing export charged) on one port, with paging,
 the ``{code, message, details}`` error envelope and fault knobs. Tests and the demo point every
 endpoint of the adapter at it (``sim.endpoints``).
 
@@ -65,6 +66,7 @@ SERVICE_PATHS = {
     **{f"managed-{engine}": f"/managed-{engine}/" for engine in DB_ENGINES},
     "kubernetes": "/managed-kubernetes/",
     "monitoring": "/monitoring/",
+    "billing": "/billing/",
 }
 
 
@@ -210,6 +212,8 @@ class YandexCloudSimulator(SimulatorServer):
             r("GET", "/managed-kubernetes/v1/nodeGroups", self._node_groups),
             r("GET", "/managed-kubernetes/v1/clusters/([^/]+)/nodeGroups", self._cluster_groups),
             r("POST", "/monitoring/v2/data/read", self._monitoring),
+            r("GET", "/billing/v1/billingAccounts", self._billing_accounts),
+            r("GET", "/billing/v1/billingAccounts/([^/]+)", self._billing_account),
         ]
 
     def dispatch(self, method: str, path: str, query: dict[str, str], body: Any, auth: str | None):
@@ -302,6 +306,15 @@ class YandexCloudSimulator(SimulatorServer):
                 ]
                 return page(groups, query, "nodeGroups")
         raise ApiError(5, f"Cluster {cluster_id} not found")
+
+    def _billing_accounts(self, query, body):
+        return page([self.billing.account()], query, "billingAccounts")
+
+    def _billing_account(self, query, body, account_id):
+        account = self.billing.account()
+        if account_id != account["id"]:
+            raise ApiError(5, f"Billing account {account_id} not found")
+        return account
 
     def _monitoring(self, query, body):
         folder_id = self._folder_id(query)

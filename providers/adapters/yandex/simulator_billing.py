@@ -15,6 +15,10 @@ appends n bad rows (with their expected line, column and error kind), ``set_empt
 the day's file a header without rows (Yandex's way of saying a day has no charges).
 ``expected_totals()`` is the simulator's own sum of ``cost + credit`` over the good rows, to
 compare imports against.
+
+The billing account (``account()``, served by the Billing API) holds what was paid in
+(``top_up(amount)``, ``TOP_UP`` to start with) minus what the export's days charged so far, as a
+decimal string, so the balance and the costs of a connection always agree.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ BILLING_BUCKET = "yc-billing-export"
 BILLING_PREFIX = "billing/"
 BILLING_ACCOUNT = ("dn2simbilling00000001", "simulated-billing-account")
 DEFAULT_DAYS = 35
+TOP_UP = Decimal("1000000.00")  # paid into the simulated billing account before its first day
 TODAY_HOURS = 12  # hours of today already in today's file; each rewrite adds 3
 HEAD_COLUMNS = (
     "billing_account_id",
@@ -168,6 +173,7 @@ class BillingExport:
         self.revisions: dict[dt.date, int] = {}
         self.malformed: dict[dt.date, int] = {}
         self.empty: set[dt.date] = set()
+        self.paid_in = TOP_UP
         self._files: dict[tuple[dt.date, int, int], DayFile] = {}
         self._lock = threading.RLock()
 
@@ -226,6 +232,28 @@ class BillingExport:
             for currency, amount in self.file(day).totals.items():
                 totals[currency] = totals.get(currency, _ZERO) + amount
         return totals
+
+    # -- the billing account ---------------------------------------------------------------------
+
+    def top_up(self, amount: Decimal) -> None:
+        with self._lock:
+            self.paid_in += Decimal(amount)
+
+    def balance(self) -> Decimal:
+        """Paid in, minus every day of the export so far (cost + credit, good rows)."""
+        return self.paid_in - self.expected_totals().get(self.currency, _ZERO)
+
+    def account(self) -> dict[str, Any]:
+        """The billing account as ``GET /billing/v1/billingAccounts/{id}`` answers it."""
+        return {
+            "id": BILLING_ACCOUNT[0],
+            "name": BILLING_ACCOUNT[1],
+            "createdAt": "2023-05-04T07:00:00Z",
+            "countryCode": "RU",
+            "currency": self.currency,
+            "active": True,
+            "balance": _text(self.balance()),
+        }
 
     # -- generation ------------------------------------------------------------------------------
 
@@ -461,6 +489,12 @@ def control(sim, method: str, path: str, body: dict) -> Any:
     if (method, path) == ("POST", "/_sim/billing/malformed"):
         day_file = billing.set_malformed(_day(body.get("day")), int(body.get("rows", 1)))
         return {"key": billing.key_for(day_file.day), "bad_lines": day_file.bad_lines}
+    if (method, path) == ("POST", "/_sim/billing/top-up"):
+        try:
+            billing.top_up(Decimal(str(body.get("amount"))))
+        except (ArithmeticError, ValueError):
+            raise ApiError(3, "amount: give a decimal") from None
+        return {"balance": _text(billing.balance())}
     if (method, path) == ("POST", "/_sim/storage/access-keys"):
         key_id, secret = sim.storage.issue_key()
         return {"access_key_id": key_id, "secret_access_key": secret}
