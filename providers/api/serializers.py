@@ -64,13 +64,24 @@ class SecondsField(serializers.IntegerField):
         return timedelta(seconds=seconds)
 
 
+def _credentials_help() -> str:
+    """Each provider's credential keys, from its declaration."""
+    from providers.adapters.registry import provider_specs
+
+    parts = [f"{spec.name}: {', '.join(sorted(spec.credential_keys))}" for spec in provider_specs()]
+    return (
+        "JSON object of the provider's credential fields, write-only: never returned; which "
+        "combinations each provider takes is checked on write. " + "; ".join(parts) + ". "
+        "Omit on update to keep."
+    )
+
+
 class ConnectionSerializer(TenantChoiceMixin, TenantScopedSerializer):
     tenant_choice_capability = Capability.MANAGE_CONNECTIONS
     tenant = serializers.PrimaryKeyRelatedField(queryset=Tenant.objects.all())
     credentials = serializers.JSONField(
         write_only=True,
-        help_text="JSON object, write-only: never returned. Yandex Cloud: "
-        '{"oauth_token": "..."} or an authorized key file\'s JSON. Omit on update to keep.',
+        help_text=_credentials_help(),
     )
     has_credentials = serializers.SerializerMethodField()
     sync_interval = SecondsField(

@@ -289,7 +289,7 @@ def test_the_portal_page_shows_amounts_days_left_and_the_first_to_run_out(world,
     nav = client.get(reverse("portal:dashboard"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert reverse("portal:balances") in nav
     russian = client.get(reverse("portal:balances"), HTTP_ACCEPT_LANGUAGE="ru").content.decode()
-    assert "3\xa0000,00\xa0₽" in russian
+    assert "3\xa0000,00\xa0₽" in russian and "Первым закончится баланс" in russian
 
 
 def test_the_admin_shows_the_balance_in_the_list_and_on_the_page(world, client, yc_connection):
