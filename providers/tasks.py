@@ -24,7 +24,22 @@ def connection_sync_task(self, connection_id: int, trigger: str = SyncRun.Trigge
     run = connection_sync(
         connection_id=connection_id, trigger=trigger, task_id=self.request.id or ""
     )
+    if run is not None and run.status == SyncRun.Status.SUCCEEDED:
+        _collect_balances_after_sync(connection_id)
     return None if run is None else {"run": run.pk, "status": run.status}
+
+
+def _collect_balances_after_sync(connection_id: int) -> None:
+    """The balance is read right after every successful sync (providers that report one)."""
+    from providers.services.balances import collects_balances, connection_balances_collect
+
+    connection = Connection.objects.filter(pk=connection_id).only("pk", "provider").first()
+    if connection is None or not collects_balances(connection):
+        return
+    try:
+        connection_balances_collect(connection_id=connection_id, trigger="sync")
+    except Exception:  # the sync succeeded and is recorded; the hourly schedule reads it again
+        logger.exception("connection %s: balance collection after the sync failed", connection_id)
 
 
 @shared_task(base=ContextTask, name="providers.sync_dispatch")

@@ -6,7 +6,8 @@ declaration claims the capability), writes one ``BalanceSnapshot`` per balance w
 stores it on the connection with ``balance_collected_at``, and records one audit event. A failed
 read writes no snapshot and keeps the last forecast; the connection's ``balance_error`` says why
 (a missing billing role is the common case) and clears on the next success. Collections run on a
-platform schedule (``providers.balances_dispatch``) and after each successful sync.
+platform schedule (``providers.balances_dispatch``) and right after each successful sync, in the
+sync's own task (``providers.connection_sync``): no extra task per sync.
 """
 
 from __future__ import annotations
@@ -124,14 +125,3 @@ def _failed(actor, connection, trigger, error: str) -> BalanceCollection:
     )
     logger.info("connection %s: balances not read: %s", connection.pk, error)
     return BalanceCollection(connection.pk, False, 0, error)
-
-
-def enqueue_balance_collection(connection_id: int, trigger: str) -> None:
-    """Queue a collection when the current transaction commits (after a sync, say)."""
-    from providers.tasks import connection_balances_collect_task
-
-    transaction.on_commit(
-        lambda: connection_balances_collect_task.apply_async(
-            kwargs={"connection_id": connection_id, "trigger": trigger}
-        )
-    )

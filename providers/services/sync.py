@@ -564,11 +564,7 @@ def _finish(actor, connection, run, tally, adapter, started, status, error, repo
     Connection.objects.filter(pk=connection.pk).exclude(status=Connection.Status.DISABLED).update(
         **updates
     )
-    if not error:
-        from providers.services.balances import collects_balances, enqueue_balance_collection
 
-        if collects_balances(connection):  # the balance is read after every successful sync
-            enqueue_balance_collection(connection.pk, "sync")
     record_event(
         event_type="connection.synced" if not error else "connection.sync_failed",
         actor=actor,

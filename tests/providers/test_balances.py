@@ -197,15 +197,33 @@ def test_only_connections_whose_provider_reports_balances_are_collected(
     assert queued == [{"connection_id": yc_connection.pk, "trigger": "schedule"}]
 
 
-def test_a_successful_sync_queues_a_balance_collection(
-    world, yc_connection, queued, django_capture_on_commit_callbacks
-):
-    from providers.services.sync import connection_sync
+def test_the_sync_task_reads_the_balance_after_a_successful_sync(world, yc_sim, yc_connection):
+    from providers.tasks import connection_sync_task
 
-    with django_capture_on_commit_callbacks(execute=True):
-        connection_sync(connection_id=yc_connection.pk, trigger="manual")
+    connection_sync_task.apply(kwargs={"connection_id": yc_connection.pk, "trigger": "manual"})
 
-    assert queued == [{"connection_id": yc_connection.pk, "trigger": "sync"}]
+    snapshot = BalanceSnapshot.objects.get(connection=yc_connection)
+    assert snapshot.amount == yc_sim.billing.balance()
+    event = AuditEvent.objects.get(event_type="connection.balances_collected")
+    assert event.extra["trigger"] == "sync"
+
+
+def test_a_failed_sync_reads_no_balance(world, yc_sim):
+    from providers.tasks import connection_sync_task
+
+    refused = ConnectionFactory(
+        actor=world.operator_a,
+        tenant=world.a,
+        credentials={"oauth_token": "y0_not-a-token-the-simulator-issued"},
+        endpoints={"*": yc_sim.url},
+    )
+
+    connection_sync_task.apply(kwargs={"connection_id": refused.pk, "trigger": "manual"})
+
+    refused.refresh_from_db()
+    assert refused.status == Connection.Status.AUTH_FAILED
+    assert not BalanceSnapshot.objects.exists()
+    assert not AuditEvent.objects.filter(event_type__startswith="connection.balances").exists()
 
 
 def test_collection_is_on_the_platform_schedule(db):
