@@ -43,7 +43,7 @@ DIMENSIONS = (
     "x_environment_id",
     "x_cost_center_id",
 )
-RESOURCE_DIMENSIONS = ("resource_id", "x_resource_id", "tags")
+RESOURCE_DIMENSIONS = ("resource_id", "x_resource_id", "tags", "x_virtual_tags")
 MEASURES = """
     coalesce(sum(billed_cost), 0) AS billed_cost,
     coalesce(sum(effective_cost), 0) AS effective_cost,

@@ -101,6 +101,7 @@ def _costs_page(request, *, upload_form=None, status=200):
                 start=month,
                 end=following - dt.timedelta(days=1),
                 order="-billed_cost",
+                viewer=request.user,
             )
         )
     except QueryError as exc:
