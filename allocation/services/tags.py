@@ -26,14 +26,16 @@ def tag_alias_create(*, actor, tenant, kind: str, alias: str, canonical: str, ke
         raise ValidationError({"key": [_("A value alias names the key whose values it renames.")]})
     if kind == TagAlias.Kind.KEY and key:
         raise ValidationError({"key": [_("A key alias takes no key.")]})
-    if alias.lower() == canonical.lower():
+    # "Env" → "env" is an alias too: it makes the key's case irrelevant (aliases match any case).
+    if alias == canonical:
         raise ValidationError({"alias": [_("An alias differs from what it becomes.")]})
     if kind == TagAlias.Kind.KEY:
         # No chains: an alias is not some other alias's target, and a target is nobody's alias.
         keys = TagAlias.objects.filter(tenant=tenant, kind=TagAlias.Kind.KEY)
-        if keys.filter(canonical__iexact=alias).exists():
+        others = keys.exclude(canonical__iexact=canonical)
+        if others.filter(canonical__iexact=alias).exists():
             raise ValidationError({"alias": [_("Other aliases become this key.")]})
-        if keys.filter(alias__iexact=canonical).exists():
+        if others.filter(alias__iexact=canonical).exists():
             raise ValidationError({"canonical": [_("This key is itself an alias.")]})
         if keys.filter(alias__iexact=alias).exclude(canonical=canonical).exists():
             raise ValidationError({"alias": [_("This alias already becomes another key.")]})
