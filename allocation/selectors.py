@@ -393,6 +393,8 @@ def tag_rule_preview(*, user, rule: TagRule, start: dt.datetime, end: dt.datetim
         or dimension_scope_for(user, tenant, Capability.MANAGE_ALLOCATION) is not None
     ):
         raise PermissionDenied(_("You cannot change the mapping rules of this tenant."))
+    if rule.pk is not None:
+        rule._state.adding = False  # the proposed version of a saved rule
     if rule.position is None:
         last = TagRule.objects.filter(tenant=tenant).order_by("-position").first()
         rule.position = (last.position + 1) if last else 1

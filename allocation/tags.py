@@ -99,7 +99,7 @@ class Aliases:
             f"(SELECT DISTINCT ON (p.key) p.key, {value.text} AS value FROM "
             f"(SELECT {key.text} AS key, e.value FROM jsonb_each_text({tags_column}) e "
             f"WHERE e.value <> '') p ORDER BY p.key, p.value)",
-            [*key.params, *value.params],
+            [*value.params, *key.params],
         )
 
 

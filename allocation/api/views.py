@@ -48,7 +48,7 @@ from allocation.services.tags import (
     virtual_tag_update,
 )
 from core.api.base import TenantScopedViewSet
-from providers.costs.query import QueryError, cost_tenant_for
+from providers.costs.query import QueryError, amount_text, cost_tenant_for
 
 
 class _ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
@@ -338,7 +338,7 @@ _REPORT_PARAMETERS = [
 
 
 def _money(cost: dict) -> dict:
-    return {currency: str(value) for currency, value in sorted(cost.items())}
+    return {currency: amount_text(value) for currency, value in sorted(cost.items())}
 
 
 class TagDiscoveryView(APIView):
