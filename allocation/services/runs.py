@@ -72,11 +72,18 @@ def mapping_run_enqueue(
     created_by=None,
     first_day: dt.date | None = None,
     last_day: dt.date | None = None,
-) -> MappingRun:
+) -> MappingRun | None:
     """A pending run of the tenant's rules over its history (or [first_day, last_day]); called
     inside the transaction of the change that needs it (the run is queued once it commits). A
-    pending run is reused, widened to cover both ranges."""
+    pending run is reused, widened to cover both ranges. A change on a tenant without cost data
+    needs no run (None): imports apply the rules as data arrives."""
+    from providers.models import CostDailySummary
+
     tenant_id = getattr(tenant, "pk", tenant)
+    if trigger != MappingRun.Trigger.MANUAL and not (
+        CostDailySummary.objects.filter(tenant_id=tenant_id).exists()
+    ):
+        return None
     pending = (
         MappingRun.objects.select_for_update()
         .filter(tenant_id=tenant_id, status=MappingRun.Status.PENDING)
