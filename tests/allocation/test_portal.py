@@ -176,3 +176,8 @@ def test_viewers_see_the_pages_without_forms_and_cannot_post(world, dims, costs,
         == 403
     )
     assert TagRule.objects.filter(pk=web.pk).exists()
+
+
+def test_the_pages_speak_russian(world, dims, owner):
+    html = owner.get(reverse("portal:allocation_rules"), HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "Правила сопоставления" in html and "Распределение" in html
