@@ -247,7 +247,7 @@ def _raw_keys(tenant_id: int, start: dt.datetime, end: dt.datetime) -> list[str]
         cursor.execute(
             "SELECT DISTINCT jsonb_object_keys(tags) FROM providers_costlineitem "
             "WHERE tenant_id = %s AND charge_period_start >= %s AND charge_period_start < %s "
-            "AND tags IS NOT NULL",
+            "AND jsonb_typeof(tags) = 'object'",
             [tenant_id, start, end],
         )
         return [key for (key,) in cursor.fetchall()]

@@ -165,8 +165,9 @@ def tag_discovery(
     for (raw,) in _fetch(
         Sql(
             f"SELECT DISTINCT jsonb_object_keys(s.tags) FROM ({daily.text}) s "
-            f"WHERE s.tags IS NOT NULL UNION SELECT DISTINCT jsonb_object_keys(s.labels) "
-            f"FROM ({resources.text}) s",
+            f"WHERE jsonb_typeof(s.tags) = 'object' UNION SELECT DISTINCT "
+            f"jsonb_object_keys(s.labels) FROM ({resources.text}) s "
+            f"WHERE jsonb_typeof(s.labels) = 'object'",
             [*daily.params, *resources.params],
         )
     ):

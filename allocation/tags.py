@@ -97,7 +97,8 @@ class Aliases:
         value = self.value_sql(Sql("p.key"), "p.value")
         return Sql(
             f"(SELECT DISTINCT ON (p.key) p.key, {value.text} AS value FROM "
-            f"(SELECT {key.text} AS key, e.value FROM jsonb_each_text({tags_column}) e "
+            f"(SELECT {key.text} AS key, e.value FROM jsonb_each_text("
+            f"CASE WHEN jsonb_typeof({tags_column}) = 'object' THEN {tags_column} END) e "
             f"WHERE e.value <> '') p ORDER BY p.key, p.value)",
             [*value.params, *key.params],
         )

@@ -55,7 +55,7 @@ def map_imported_rows(cursor, rows: LoadedRows) -> None:
         cursor.execute(
             "SELECT DISTINCT jsonb_object_keys(tags) FROM providers_costlineitem "
             "WHERE tenant_id = %s AND x_import_run_id = %s AND charge_period_start >= %s "
-            "AND charge_period_start < %s AND tags IS NOT NULL",
+            "AND charge_period_start < %s AND jsonb_typeof(tags) = 'object'",
             [rows.tenant_id, rows.import_run_id, rows.start, rows.end],
         )
         raw_keys = [key for (key,) in cursor.fetchall()]
@@ -170,6 +170,15 @@ def mapping_run_execute(run_id: int, task_id: str = "") -> MappingRun | None:
         )
         if not claimed:
             return None
+        # Holding the tenant's run lock, no other process runs its rules: a run still marked
+        # running lost its worker (the next run re-applies everything it would have).
+        MappingRun.objects.filter(
+            tenant_id=run.tenant_id, status=MappingRun.Status.RUNNING
+        ).exclude(pk=run_id).update(
+            status=MappingRun.Status.FAILED,
+            error=_("abandoned: its worker stopped"),
+            finished_at=timezone.now(),
+        )
         run.refresh_from_db()
         return _execute(run)
     finally:
@@ -265,7 +274,8 @@ def apply_to_days(tenant: Tenant, first: dt.date, last: dt.date) -> tuple[int, i
         if needs_raw_keys(tenant.pk, specs, aliases):
             cursor.execute(
                 "SELECT DISTINCT jsonb_object_keys(tags) FROM providers_costdaily "
-                "WHERE tenant_id = %s AND day >= %s AND day <= %s AND tags IS NOT NULL",
+                "WHERE tenant_id = %s AND day >= %s AND day <= %s "
+                "AND jsonb_typeof(tags) = 'object'",
                 [tenant.pk, first, last],
             )
             raw_keys = [key for (key,) in cursor.fetchall()]

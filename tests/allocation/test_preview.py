@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from allocation.models import MappingRun, TagRule
 from allocation.preview import NEW
@@ -64,7 +65,10 @@ def test_a_new_rule_takes_rows_from_later_rules_and_leaves_earlier_ones(world, d
     assert {k: (v.rows, v.cost) for k, v in output.shadowed_by.items()} == {
         first.pk: (1, {"RUB": Decimal("0.40")})
     }
-    assert preview.summary() == ("matches 3 rows, 3.70 RUB; takes 2 rows from rule 2 (compute)")
+    with translation.override("en"):
+        assert preview.summary() == "matches 3 rows, 3.70 RUB; takes 2 rows from rule 2 (compute)"
+    with translation.override("ru"):
+        assert preview.summary().startswith("подходит 3 строк, 3.70 RUB; забирает 2 строк")
     assert not TagRule.objects.filter(name="web team").exists()  # nothing saved
     assert MappingRun.objects.filter(tenant=world.a).count() == 1  # only the two saved rules'
 

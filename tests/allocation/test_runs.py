@@ -210,3 +210,20 @@ def test_limited_members_and_outsiders_cannot_request_runs(world, dims):
         with pytest.raises(PermissionDenied):
             mapping_run_request(actor=actor, tenant=world.a)
     assert not MappingRun.objects.exists()
+
+
+def test_a_run_left_running_by_a_dead_worker_is_marked_abandoned(world, dims, rule, history):
+    from django.utils import timezone
+
+    dead = MappingRun.objects.create(
+        tenant=world.a,
+        trigger=MappingRun.Trigger.MANUAL,
+        status=MappingRun.Status.RUNNING,
+        started_at=timezone.now(),
+    )
+    run = mapping_run_request(actor=world.owner_a, tenant=world.a)
+
+    assert mapping_run_execute_task.apply(args=[run.pk]).get()["status"] == "succeeded"
+
+    dead.refresh_from_db()
+    assert (dead.status, dead.error) == (MappingRun.Status.FAILED, "abandoned: its worker stopped")
