@@ -8,22 +8,47 @@ An API token narrows everything further to its own tenant subtree and scope.
 
 The result is a lazy queryset used as a subquery: the granted tenant ids are gathered once
 (an InitPlan) and matched against each tenant's lineage with a GIN-indexed array overlap.
+
+A membership limited to some dimension values (``Membership.dimension_scope``, see
+``core.dimensions``) grants its capabilities on its own tenant only, not on sub-tenants; rows of
+that tenant are then narrowed per model by ``limited_scopes`` in ``for_user``.
 """
 
 from __future__ import annotations
 
 from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import Q
 
 from core.capabilities import READ_ACTIONS
 
 
-def granted_tenant_ids(user, capability: str):
-    """Tenant ids on which the user holds ``capability`` directly or through a group."""
+def limited_membership_tenants(user):
+    """Ids of the tenants where the user's membership is limited to some dimension values."""
+    from core.models import Membership
+
+    return (
+        Membership.objects.filter(user_id=user.pk).exclude(dimension_scope={}).values("tenant_id")
+    )
+
+
+def granted_tenant_ids(user, capability: str, *, limited: bool = False):
+    """Tenant ids on which the user holds ``capability`` directly or through a group.
+
+    ``limited=False``: the unrestricted grants (inherited down the tree); ``limited=True``: the
+    grants of memberships limited to some dimension values (valid on their own tenant only).
+    """
     from core.models import TenantGroupObjectPermission, TenantUserObjectPermission
 
     direct = TenantUserObjectPermission.objects.filter(
         user_id=user.pk, permission__codename=capability
-    ).values("content_object_id")
+    )
+    if limited:
+        return direct.filter(content_object_id__in=limited_membership_tenants(user)).values(
+            "content_object_id"
+        )
+    direct = direct.exclude(content_object_id__in=limited_membership_tenants(user)).values(
+        "content_object_id"
+    )
     via_groups = TenantGroupObjectPermission.objects.filter(
         group__user=user.pk, permission__codename=capability
     ).values("content_object_id")
@@ -52,7 +77,8 @@ def allowed_tenants(user, capability: str, *, action: str = "view"):
         tenants = None
     else:
         tenants = Tenant.objects.filter(
-            lineage__overlap=ArraySubquery(granted_tenant_ids(user, capability))
+            Q(lineage__overlap=ArraySubquery(granted_tenant_ids(user, capability)))
+            | Q(pk__in=granted_tenant_ids(user, capability, limited=True))
         )
         if not user.is_staff:
             tenants = tenants.exclude(lineage__overlap=ArraySubquery(suspended_tenant_ids()))
@@ -63,6 +89,32 @@ def allowed_tenants(user, capability: str, *, action: str = "view"):
         )
         tenants = subtree
     return tenants
+
+
+def limited_scopes(user, capability: str) -> dict[int, dict[str, list[int]]]:
+    """``{tenant_id: scope}`` of the tenants the user sees for ``capability`` only through a
+    membership limited to some dimension values (no unrestricted grant on the tenant or an
+    ancestor). Empty for everyone else: one small indexed query."""
+    from core.models import Membership
+
+    if user is None or not getattr(user, "is_authenticated", False) or user.is_superuser:
+        return {}
+    rows = (
+        Membership.objects.filter(user_id=user.pk)
+        .exclude(dimension_scope={})
+        .exclude(tenant__lineage__overlap=ArraySubquery(granted_tenant_ids(user, capability)))
+        .values_list("tenant_id", "dimension_scope")
+    )
+    return dict(rows)
+
+
+def dimension_scope_for(user, tenant, capability: str) -> dict[str, list[int]] | None:
+    """The dimension values ``user`` is limited to on ``tenant`` for ``capability``, or None
+    when unrestricted (``user`` None is the system). Callers that read rows without
+    ``for_user`` (raw SQL over costs) apply it themselves."""
+    if user is None:
+        return None
+    return limited_scopes(user, capability).get(getattr(tenant, "pk", tenant))
 
 
 def user_has_capability(user, capability: str, tenant, *, action: str = "view") -> bool:

@@ -2,6 +2,9 @@
 
 Lock order (every service, every task; a cycle in it is a deadlock):
 
+0. the tenant's mapping-rules lock (``LockKey.MAPPING_RULES``): a service changing rules takes it
+   (exclusive) before anything else; an import takes it (shared) after loading its rows, having
+   locked the tenant row only FOR KEY SHARE, and records its audit event after it;
 1. the tenant row (``core_tenant``), in any mode — FOR UPDATE when the tenant itself changes,
    FOR KEY SHARE otherwise. Note that *any* insert or update of a row with a foreign key to the
    tenant takes FOR KEY SHARE on it implicitly, so this lock is usually taken without asking;
@@ -30,6 +33,11 @@ class LockKey(enum.IntEnum):
     PARTITION_CREATE = 1004  # key: hashtext of the partition's name
     SYNC_RUN = 1005  # key: SyncRun id; held by the process running it (session lock)
     IMPORT_RUN = 1006  # key: ImportRun id; held by the process running it (session lock)
+    # key: tenant id. Shared by an import while it maps its rows with the tenant's mapping rules,
+    # exclusive while the rules (or what they read) change: a change waits for imports mapping
+    # with the old rules to commit, and imports after it see the new rules.
+    MAPPING_RULES = 1007
+    MAPPING_RUN = 1008  # key: tenant id; held by the process re-applying its rules (session)
 
 
 def advisory_xact_lock(namespace: LockKey, key: int) -> None:

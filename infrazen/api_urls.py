@@ -9,7 +9,7 @@ from importlib import import_module
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-API_MODULES = ("core.api.urls", "providers.api.urls")
+API_MODULES = ("core.api.urls", "providers.api.urls", "allocation.api.urls")
 
 router = DefaultRouter()
 for module_name in API_MODULES:

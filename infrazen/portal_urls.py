@@ -11,7 +11,12 @@ from importlib import import_module
 
 from core.portal.registry import register_navigation
 
-PORTAL_MODULES = ("core.portal.urls", "providers.portal.urls", "optimization.portal.urls")
+PORTAL_MODULES = (
+    "core.portal.urls",
+    "providers.portal.urls",
+    "allocation.portal.urls",
+    "optimization.portal.urls",
+)
 
 app_name = "portal"
 

@@ -6,6 +6,7 @@ import importlib.util
 import io
 import json
 import stat
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -50,9 +51,23 @@ def test_seed_demo_builds_the_demo_msp_through_audited_services(tmp_path):
     ]
     assert User.objects.get(username="admin").is_superuser
     events = AuditEvent.objects.all()
-    assert sorted(events.values_list("event_type", flat=True)) == (
-        ["membership.created"] * 4 + ["tenant.created"] * 3
+    types = sorted(events.values_list("event_type", flat=True))
+    # The allocation demo adds a project lead (a membership limited to one project) and
+    # Romashka's dimensions, tag settings and mapping rules (allocation/demo_steps.py).
+    assert [t for t in types if not t.startswith("allocation.")] == (
+        ["membership.created"] * 5 + ["membership.scope_changed"] + ["tenant.created"] * 3
     )
+    allocation = Counter(t for t in types if t.startswith("allocation."))
+    assert allocation == {
+        "allocation.business_unit_created": 2,
+        "allocation.project_created": 3,
+        "allocation.environment_created": 3,
+        "allocation.cost_center_created": 1,
+        "allocation.virtual_tag_created": 1,
+        "allocation.tag_alias_created": 5,
+        "allocation.required_tag_created": 2,
+        "allocation.tag_rule_created": 9,
+    }
     assert set(events.values_list("source", flat=True)) == {"cli"}
 
 

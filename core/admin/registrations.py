@@ -88,10 +88,14 @@ class MembershipAdmin(TenantScopedAdmin):
         return super().get_form(request, obj, change, **kwargs)
 
     def get_fields(self, request, obj=None):
-        return ["tenant", "email", "role"] if obj is None else ["tenant", "user", "role"]
+        if obj is None:
+            return ["tenant", "email", "role"]
+        return ["tenant", "user", "role", "dimension_scope"]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["tenant", "user"] if obj is not None else []
+        # A limit to some dimension values is set in the portal or the API (its values are
+        # checked by the app that owns the dimensions); shown here, not edited.
+        return ["tenant", "user", "dimension_scope"] if obj is not None else []
 
     @admin.display(description=_("email"), ordering="user__email")
     def user_email(self, obj):

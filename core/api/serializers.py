@@ -69,10 +69,15 @@ class MembershipSerializer(TenantScopedSerializer):
         help_text="Email of the person to add; an account is created and invited if none exists.",
     )
     role = serializers.ChoiceField(choices=Role.choices)
+    dimension_scope = serializers.JSONField(
+        required=False,
+        help_text="{} (the whole tenant) or the dimension values the member is limited to, "
+        'e.g. {"project": [3, 5]}: they then see only those values\' costs and resources.',
+    )
 
     class Meta:
         model = Membership
-        fields = ["id", "tenant", "user", "email", "role", "created_at"]
+        fields = ["id", "tenant", "user", "email", "role", "dimension_scope", "created_at"]
         read_only_fields = ["created_at"]
 
     def get_fields(self):

@@ -20,7 +20,12 @@ from core.filtersets import (
 from core.models import ApiToken, AuditEvent, Invitation, Membership, Tenant
 from core.portal.emails import send_invitation
 from core.selectors import me_get
-from core.services.memberships import member_invite, membership_delete, membership_update
+from core.services.memberships import (
+    member_invite,
+    membership_delete,
+    membership_scope_set,
+    membership_update,
+)
 from core.services.tenants import tenant_create, tenant_update
 from core.services.tokens import api_token_create, api_token_revoke
 
@@ -96,11 +101,20 @@ class MembershipViewSet(
         )
 
     def perform_update(self, serializer):
-        serializer.instance = membership_update(
-            actor=self.request.user,
-            membership=serializer.instance,
-            role=serializer.validated_data.get("role", serializer.instance.role),
-        )
+        data = serializer.validated_data
+        with transaction.atomic():
+            if "role" in data or "dimension_scope" not in data:
+                serializer.instance = membership_update(
+                    actor=self.request.user,
+                    membership=serializer.instance,
+                    role=data.get("role", serializer.instance.role),
+                )
+            if "dimension_scope" in data:
+                serializer.instance = membership_scope_set(
+                    actor=self.request.user,
+                    membership=serializer.instance,
+                    dimension_scope=data["dimension_scope"],
+                )
 
     def perform_destroy(self, instance):
         membership_delete(actor=self.request.user, membership=instance)

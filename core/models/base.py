@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from core.capabilities import Capability
@@ -35,6 +39,30 @@ class TenantOwnedModel(models.Model):
     @classmethod
     def capability_for(cls, action: str) -> str | None:
         return cls.tenant_capabilities.get(action)
+
+    # How rows map to business dimensions, for members limited to some dimension values
+    # (``Membership.dimension_scope``, see ``core.dimensions``):
+    #   None: tenant-wide rows (connections, settings): such members see them like any member;
+    #   {dimension: lookup}: a limited member sees a row only if, for every dimension of their
+    #   limit that the model maps, the row's value is one of theirs (NULL is nobody's).
+    #   Dimensions the model does not map do not narrow it.
+    # A model whose rows relate to dimensions some other way overrides ``dimension_filter``.
+    dimension_lookups: ClassVar[Mapping[str, str] | None] = None
+
+    @classmethod
+    def dimension_scoped(cls) -> bool:
+        """Whether limited members see fewer of these rows than the whole tenant's."""
+        return cls.dimension_lookups is not None
+
+    @classmethod
+    def dimension_filter(cls, tenant_id: int, scope: Mapping[str, Sequence[int]]) -> Q:
+        """Which of tenant ``tenant_id``'s rows a member limited to ``scope`` may see."""
+        condition = Q()
+        for key, ids in scope.items():
+            lookup = (cls.dimension_lookups or {}).get(key)
+            if lookup is not None:
+                condition &= Q(**{f"{lookup}__in": list(ids)})
+        return condition
 
     # Foreign keys that may point at a row of an ancestor tenant rather than the row's own (a
     # token created through an MSP operator's token on a client tenant names that token).

@@ -139,6 +139,9 @@ class Membership(TenantOwnedModel):
         verbose_name=_("user"),
     )
     role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+    # {} (the whole tenant) or {dimension: [ids]}: the member sees only rows of those dimension
+    # values (core.dimensions; enforced by for_user). Written by membership_scope_set only.
+    dimension_scope = models.JSONField(_("limited to"), default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

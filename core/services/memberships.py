@@ -9,8 +9,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from core.access import dimension_scope_for
 from core.audit import record_event, snapshot
 from core.capabilities import OPERATOR_ROLES, ROLE_RANK, Capability, Role, capabilities_for
+from core.dimensions import LIMITABLE_ROLES, clean_scope
 from core.models import Invitation, Membership, Tenant, TenantUserObjectPermission
 from core.services.guards import require_capability
 
@@ -93,6 +95,10 @@ def membership_update(*, actor, membership: Membership, role: str) -> Membership
     if ROLE_RANK[membership.role] > actor_rank(actor, membership.tenant):
         raise PermissionDenied(_("You cannot change the role of someone ranked above you."))
     _ensure_an_owner_remains(membership, new_role=role)
+    if membership.dimension_scope and role not in LIMITABLE_ROLES:
+        raise ValidationError(
+            {"role": _("Remove this member's dimension limit before giving them this role.")}
+        )
     before = snapshot(membership, ["user_id", "role"])
     membership.role = role
     membership.save(update_fields=["role"])
@@ -127,6 +133,44 @@ def membership_delete(*, actor, membership: Membership) -> None:
     )
     membership.delete()
     _sync_grants(user=user, tenant=tenant)
+
+
+@transaction.atomic
+def membership_scope_set(*, actor, membership: Membership, dimension_scope) -> Membership:
+    """Limit a member to some dimension values (``{"project": [3]}``), or lift the limit
+    (``{}``). Only viewers, engineers and finance members can be limited; the actor must manage
+    members, outrank the member and not be limited on the tenant themselves."""
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    tenant = membership.tenant
+    require_capability(actor, Capability.MANAGE_MEMBERS, tenant)
+    if dimension_scope_for(actor, tenant, Capability.MANAGE_MEMBERS) is not None:
+        raise PermissionDenied(_("Members limited to some dimension values cannot limit others."))
+    if ROLE_RANK[membership.role] > actor_rank(actor, tenant):
+        raise PermissionDenied(_("You cannot change the access of someone ranked above you."))
+    scope = clean_scope(tenant, dimension_scope)
+    if scope and membership.role not in LIMITABLE_ROLES:
+        raise ValidationError(
+            {
+                "dimension_scope": [
+                    _(
+                        "Owners, admins and MSP operators see the whole tenant; limit viewers, "
+                        "engineers or finance members."
+                    )
+                ]
+            }
+        )
+    before = snapshot(membership, ["user_id", "dimension_scope"])
+    membership.dimension_scope = scope
+    membership.save(update_fields=["dimension_scope"])
+    record_event(
+        event_type="membership.scope_changed",
+        actor=actor,
+        tenant=tenant,
+        target=membership,
+        before=before,
+        after=snapshot(membership, ["user_id", "dimension_scope"]),
+    )
+    return membership
 
 
 def _ensure_an_owner_remains(membership: Membership, *, new_role: str | None) -> None:

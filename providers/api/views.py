@@ -653,7 +653,8 @@ _QUERY_PARAMETERS = [
         OpenApiTypes.STR,
         description="Comma-separated: day, month, provider, service, service_category, region, "
         "sub_account, sub_account_name, resource, connection, charge_category, billing_currency, "
-        "business_unit, project, feature, environment, cost_center, estimated, tag:<key>.",
+        "business_unit, project, feature, environment, cost_center (named; the id is beside "
+        "the name as <dimension>_id), estimated, tag:<key>, vtag:<virtual tag key>.",
     ),
     OpenApiParameter(
         "estimates",
@@ -670,6 +671,9 @@ _QUERY_PARAMETERS = [
     OpenApiParameter("order", OpenApiTypes.STR, description="e.g. -billed_cost or month."),
     OpenApiParameter("limit", OpenApiTypes.INT, description="Rows (default 10000)."),
     OpenApiParameter("tag", OpenApiTypes.STR, description="key:value filter, repeatable."),
+    OpenApiParameter(
+        "vtag", OpenApiTypes.STR, description="Virtual tag key:value filter, repeatable."
+    ),
     *(
         OpenApiParameter(name, OpenApiTypes.STR, description="Filter, repeatable.")
         for name in query.FILTERABLE
@@ -701,11 +705,13 @@ class CostQueryView(APIView):
                     if name in params
                 },
                 tags=_tag_params(params.getlist("tag")),
+                vtags=_tag_params(params.getlist("vtag"), "vtag"),
                 currency=params.get("currency") or None,
                 amounts=_given(params, "amounts"),
                 order=params.get("order") or None,
                 limit=_int_param(params, "limit", query.DEFAULT_LIMIT),
                 estimates=_given(params, "estimates") or query.EXCLUDE,
+                viewer=request.user,
             )
             result = query.run_cost_query(spec)
         except query.QueryError as exc:
@@ -764,7 +770,9 @@ class CostExportView(APIView):
             return Response({exc.param or "detail": [str(exc)]}, status=code)
         except export.ExportError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        plan = export.export_plan(tenant.pk, start, end)
+        plan = export.export_plan(
+            tenant.pk, start, end, scope=query.viewer_scope(request.user, tenant)
+        )
         response = StreamingHttpResponse(
             export.stream_export(plan, fmt, escape_formulas=escape in ("true", "1")),
             content_type=export.CONTENT_TYPES[fmt],
@@ -813,13 +821,13 @@ def _given(params, name: str) -> str | None:
     return value
 
 
-def _tag_params(values: list[str]) -> list[tuple[str, str]]:
+def _tag_params(values: list[str], param: str = "tag") -> list[tuple[str, str]]:
     pairs = []
     for item in values:
         key, sep, value = item.partition(":")
         if not sep or not key:
             raise query.QueryError(
-                f"Use tag=key:value, e.g. tag=env:prod (got {item!r}).", param="tag"
+                f"Use {param}=key:value, e.g. {param}=env:prod (got {item!r}).", param=param
             )
         pairs.append((key, value))
     return pairs

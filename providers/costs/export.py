@@ -12,8 +12,13 @@ valid 1.2 file (1.2 added no mandatory columns) instead of growing columns full 
 (SubAccountType beside a SubAccountId, say). Region, zone and resource name and type are
 completed from the inventory the rows link to (``providers.costs.enrichment``). Custom columns
 follow:
-our own ``x_`` columns (VAT, credits, linked resource, provenance, allocation ids), then the
+our own ``x_`` columns (VAT, credits, linked resource, provenance, allocation ids), the names of
+the allocation values (``x_BusinessUnit`` … ``x_CostCenter``, and ``x_VirtualTags``: a JSON object
+of virtual tag key to value; names come from ``providers.costs.hooks.dimension_names``), then the
 source file's own custom columns (``x_extensions``), unless one has the name of ours.
+
+A member limited to some dimension values (``core.dimensions``) exports only their rows: the plan
+carries the ``scope`` and every statement applies it.
 
 The period is a calendar month of ChargePeriodStart in UTC, as FOCUS data and billing periods are.
 Estimated costs (``x_estimated``: inventory x price list) are not billing data and are left out.
@@ -44,7 +49,8 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from providers.costs import enrichment
+from providers.costs import enrichment, hooks
+from providers.costs.query import scope_conditions
 from providers.focus import spec
 from providers.focus.spec import DataType
 from providers.focus.values import (
@@ -103,6 +109,22 @@ OWN_EXTENSIONS = {
     "x_cost_center_id": "x_CostCenterId",
 }
 ALWAYS_OWN = ("x_source_key", "x_import_run_id")
+# Names of the allocation values: (row key, header, the id column it names).
+NAMED_EXTENSIONS = (
+    ("x_business_unit_name", "x_BusinessUnit", "x_business_unit_id"),
+    ("x_project_name", "x_Project", "x_project_id"),
+    ("x_feature_name", "x_Feature", "x_feature_id"),
+    ("x_environment_name", "x_Environment", "x_environment_id"),
+    ("x_cost_center_name", "x_CostCenter", "x_cost_center_id"),
+    ("x_virtual_tag_names", "x_VirtualTags", "x_virtual_tags"),
+)
+NAME_DIMENSIONS = {
+    "x_business_unit_id": "business_unit",
+    "x_project_id": "project",
+    "x_feature_id": "feature",
+    "x_environment_id": "environment",
+    "x_cost_center_id": "cost_center",
+}
 
 
 class ExportError(ValueError):
@@ -120,10 +142,13 @@ class ExportPlan:
     extensions: dict[str, str]  # source custom columns: x_extensions key -> header
     totals: dict[str, dict[str, Decimal]] = field(default_factory=dict)
     version: str = DEFAULT_VERSION
+    scope: dict[str, list[int]] | None = None  # a limited member's dimension values
+    named: dict[str, str] = field(default_factory=dict)  # name columns: row key -> header
+    names: hooks.DimensionNames | None = None
 
     @property
     def custom(self) -> dict[str, str]:
-        return {**self.own, **self.extensions}
+        return {**self.own, **self.named, **self.extensions}
 
 
 @dataclass
@@ -170,8 +195,11 @@ def export_plan(
     *,
     with_totals: bool = False,
     version: str = DEFAULT_VERSION,
+    scope: dict[str, list[int]] | None = None,
 ) -> ExportPlan:
-    """Which columns hold data in the period and its row count (and totals, for summaries)."""
+    """Which columns hold data in the period and its row count (and totals, for summaries).
+
+    ``scope``: the dimension values a limited member may see (None: every row)."""
     version = parse_version(version)
     always = (*ALWAYS, *ALWAYS_13) if version == "1.3" else ALWAYS
     fields = FOCUS_FIELDS[version]
@@ -179,9 +207,11 @@ def export_plan(
     def required(f: str) -> bool:
         return f in always or spec.BY_FIELD[f].required_in(version)
 
-    nullable = [f for f in fields if not required(f)] + [
-        f for f in OWN_EXTENSIONS if f not in ALWAYS_OWN
-    ]
+    nullable = (
+        [f for f in fields if not required(f)]
+        + [f for f in OWN_EXTENSIONS if f not in ALWAYS_OWN]
+        + ["x_virtual_tags"]
+    )
     # Billed costs only: a FOCUS file is billing data, and its consumers would add estimates
     # (x_estimated) to the bill without knowing.
     where = (
@@ -189,6 +219,10 @@ def export_plan(
         "AND x_estimated = false"
     )
     params = [tenant_id, start, end]
+    scoped, scoped_params = scope_conditions(scope)
+    if scoped:
+        where = " AND ".join([where, *scoped])
+        params += scoped_params
     expression, joins, join_params = _sources(tenant_id)
     presence = ", ".join(f"bool_or(({expression(f)}) IS NOT NULL)" for f in nullable)
     with connection.cursor() as cursor:
@@ -219,13 +253,27 @@ def export_plan(
     focus = [f for f in fields if required(f) or has.get(f)]
     focus = [f for f in fields if f in focus or (f in COMPANIONS and COMPANIONS[f] in focus)]
     own = {f: h for f, h in OWN_EXTENSIONS.items() if f in ALWAYS_OWN or has.get(f)}
-    taken = set(own) | {h.lower() for h in own.values()}
+    named = {key: header for key, header, source in NAMED_EXTENSIONS if has.get(source)}
+    taken = set(own) | set(named) | {h.lower() for h in (*own.values(), *named.values())}
     extensions = {}
     for key in keys:
         header = spec.extension_column(key)
         if key.startswith("x_") and key not in taken and header.lower() not in taken:
             extensions[key] = header
-    return ExportPlan(tenant_id, start, end, count, focus, own, extensions, totals, version)
+    return ExportPlan(
+        tenant_id,
+        start,
+        end,
+        count,
+        focus,
+        own,
+        extensions,
+        totals,
+        version,
+        scope=scope,
+        named=named,
+        names=hooks.dimension_names(tenant_id) if named else None,
+    )
 
 
 def export_rows(plan: ExportPlan) -> Iterator[dict[str, Any]]:
@@ -235,22 +283,33 @@ def export_rows(plan: ExportPlan) -> Iterator[dict[str, Any]]:
     numbers, so tag values are written back exactly as they were loaded.
     """
     columns = [*plan.focus_fields, *plan.own]
+    # The id columns the name columns name, read even when they are not written themselves.
+    sources = [s for k, _h, s in NAMED_EXTENSIONS if k in plan.named and s not in columns]
+    columns += sources
     expression, joins, join_params = _sources(plan.tenant_id)
-    select = [f"({expression(c)})::text" if c in JSON_FIELDS else expression(c) for c in columns]
+    select = [
+        f"({expression(c)})::text" if c in JSON_FIELDS or c == "x_virtual_tags" else expression(c)
+        for c in columns
+    ]
     if plan.extensions:
         select.append("c.x_extensions::text")
+    scoped, scoped_params = scope_conditions(plan.scope, alias="c.")
     sql = (
         f"SELECT {', '.join(select)} FROM {TABLE} c {joins} WHERE c.tenant_id = %s "
         "AND c.charge_period_start >= %s AND c.charge_period_start < %s AND c.x_estimated = false "
-        "ORDER BY c.charge_period_start, c.id"
+        + "".join(f"AND {condition} " for condition in scoped)
+        + "ORDER BY c.charge_period_start, c.id"
     )
-    json_positions = [i for i, c in enumerate(columns) if c in JSON_FIELDS]
+    json_positions = [i for i, c in enumerate(columns) if c in JSON_FIELDS or c == "x_virtual_tags"]
+    add_names = _namer(plan)
     with transaction.atomic():
         connection.ensure_connection()
         name = f"focus_export_{uuid.uuid4().hex}"
         with connection.connection.cursor(name=name) as cursor:
             cursor.itersize = CURSOR_ROWS
-            cursor.execute(sql, [*join_params, plan.tenant_id, plan.start, plan.end])
+            cursor.execute(
+                sql, [*join_params, plan.tenant_id, plan.start, plan.end, *scoped_params]
+            )
             for record in cursor:
                 values = list(record[: len(columns)])
                 for i in json_positions:
@@ -261,6 +320,8 @@ def export_rows(plan: ExportPlan) -> Iterator[dict[str, Any]]:
                     extra = json.loads(record[-1])
                     for key in plan.extensions:
                         row[key] = extra.get(key)
+                if add_names is not None:
+                    add_names(row)
                 yield row
 
 
@@ -341,6 +402,7 @@ def focus_export(
 
     ``actor`` must be able to view the tenant's costs (None: the system, e.g. a command).
     """
+    from core.access import dimension_scope_for
     from core.capabilities import Capability
     from core.services.guards import require_capability
 
@@ -348,7 +410,8 @@ def focus_export(
     start, end = parse_period(period)
     fmt = parse_format(fmt)
     started = time.monotonic()
-    plan = export_plan(tenant.pk, start, end, with_totals=True, version=version)
+    scope = dimension_scope_for(actor, tenant, Capability.VIEW_COSTS)
+    plan = export_plan(tenant.pk, start, end, with_totals=True, version=version, scope=scope)
     done = 0
 
     def counted() -> Iterator[dict]:
@@ -405,6 +468,33 @@ def _sources(tenant_id: int) -> tuple[Callable[[str], str], str, list]:
         return enriched.get(field) or f"c.{field}"
 
     return expression, joins, params
+
+
+def _namer(plan: ExportPlan) -> Callable[[dict], None] | None:
+    """Adds the name columns to a row (a deleted value's id shows as "#<id>")."""
+    if not plan.named:
+        return None
+    names = plan.names or hooks.DimensionNames({}, {})
+    ids = [
+        (key, source, names.values.get(NAME_DIMENSIONS[source], {}))
+        for key, _header, source in NAMED_EXTENSIONS
+        if key in plan.named and source != "x_virtual_tags"
+    ]
+    with_tags = "x_virtual_tag_names" in plan.named
+
+    def add(row: dict) -> None:
+        for key, source, known in ids:
+            value = row.get(source)
+            row[key] = None if value is None else known.get(value) or f"#{value}"
+        if with_tags:
+            tags = row.get("x_virtual_tags")
+            row["x_virtual_tag_names"] = (
+                {names.virtual_tags.get(k, f"#{k}"): v for k, v in sorted(tags.items())}
+                if tags
+                else None
+            )
+
+    return add
 
 
 def _aliased(where: str) -> str:

@@ -1,10 +1,13 @@
-"""Extension points of the cost import, for feature apps that enrich what was just loaded.
+"""Extension points of the cost import and reports, for feature apps built on top of providers.
 
 Providers must not import the apps built on top of it (allocation maps rows to business
 dimensions), so those apps register here from their ``AppConfig.ready``. A hook runs inside the
 import's transaction, after the rows are loaded, linked to resources and enriched, and before the
 rollups are rebuilt: what it writes is committed (or rolled back) with the import, and the
 rollups include it. An import never becomes visible without its hooks having run.
+
+``register_dimension_names`` lets the app that owns the business dimensions tell the cost query
+and the FOCUS export the names of the ids stored in the line items' ``x_*_id`` columns.
 """
 
 from __future__ import annotations
@@ -38,3 +41,36 @@ def register_after_rows_loaded(hook: AfterRowsLoaded) -> AfterRowsLoaded:
 def after_rows_loaded(cursor, rows: LoadedRows) -> None:
     for hook in _after_rows_loaded:
         hook(cursor, rows)
+
+
+# --- names of allocation values -------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class DimensionNames:
+    """What the cost query and the FOCUS export show instead of stored ids: ``values`` maps a
+    dimension ("project", ...) to {id: name}; ``virtual_tags`` maps a virtual tag's id (as
+    stored in ``x_virtual_tags``) to its key."""
+
+    values: dict[str, dict[int, str]]
+    virtual_tags: dict[str, str]
+
+
+NamesResolver = Callable[[int], DimensionNames]  # (tenant id) -> names
+_names: list[NamesResolver] = []
+
+
+def register_dimension_names(resolver: NamesResolver) -> NamesResolver:
+    """Register the resolver of a tenant's dimension and virtual-tag names (one app owns them)."""
+    if resolver not in _names:
+        _names.append(resolver)
+    return resolver
+
+
+def dimension_names(tenant_id: int) -> DimensionNames:
+    values: dict[str, dict[int, str]] = {}
+    virtual_tags: dict[str, str] = {}
+    for resolver in _names:
+        found = resolver(tenant_id)
+        for dimension, names in found.values.items():
+            values.setdefault(dimension, {}).update(names)
+        virtual_tags.update(found.virtual_tags)
+    return DimensionNames(values, virtual_tags)

@@ -34,6 +34,12 @@ never summed with billed costs silently. ``estimates`` chooses: ``exclude`` (the
 costs only), ``include`` (both) or ``only``; group by ``estimated`` to see them apart. Whatever
 the choice, ``estimated_totals`` reports the estimated part of the matching costs, so a page
 showing billed costs can say how much was estimated besides.
+
+**Business dimensions** (business_unit, project, feature, environment, cost_center) are stored as
+ids; grouped rows name them (``project``: the name, ``project_id``: the id) through the names the
+allocation app registers (``providers.costs.hooks.register_dimension_names``). Virtual tags group
+as ``vtag:<key>`` and filter as ``vtag=key:value``. A ``viewer`` limited to some dimension values
+(``core.dimensions``) gets only the rows of those values: rows, totals and all.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from providers.costs import hooks
 from providers.costs.currency import MissingRates, conversion_factors
 from providers.costs.vat import VatResolver
 
@@ -107,6 +114,9 @@ ALIASES = {d.column: d.name for d in _DIMENSIONS if d.column.startswith("x_")} |
     "resource_id": "resource",
 }
 TAG_PREFIX = "tag:"
+VTAG_PREFIX = "vtag:"
+# Stored as ids of rows the allocation app names (see providers.costs.hooks.dimension_names).
+NAMED = frozenset({"business_unit", "project", "feature", "environment", "cost_center"})
 # (Estimates are chosen with ``estimates``, not filtered like a dimension.)
 FILTERABLE = tuple(name for name in DIMENSIONS if name not in ("day", "month", "estimated"))
 
@@ -131,11 +141,14 @@ class CostQuery:
     end: dt.date | None = None
     filters: Mapping[str, Sequence[str]] = field(default_factory=dict)
     tags: Sequence[tuple[str, str]] = ()  # tag key:value filters, all must match
+    vtags: Sequence[tuple[str, str]] = ()  # virtual tag key:value filters, all must match
     currency: str | None = None  # default: the tenant's reporting currency
     amounts: str | None = None  # default: the tenant's setting
     order: str | None = None  # a dimension or measure, "-" for descending
     limit: int = DEFAULT_LIMIT
     estimates: str = EXCLUDE  # exclude (billed only), include, only
+    # Who asks: a member limited to some dimension values sees only theirs. None: the system.
+    viewer: object = None
 
 
 @dataclass
@@ -246,10 +259,16 @@ def _dimension(name: str) -> Dimension:
         if not key:
             raise QueryError(_("Name the tag key: tag:<key>, e.g. tag:env."), param="group_by")
         return Dimension(name, "", "tag", detail=True)
+    if name.startswith(VTAG_PREFIX):
+        if not name[len(VTAG_PREFIX) :]:
+            raise QueryError(
+                _("Name the virtual tag: vtag:<key>, e.g. vtag:team."), param="group_by"
+            )
+        return Dimension(name, "", "vtag", detail=True)
     dimension = DIMENSIONS.get(ALIASES.get(name, name))
     if dimension is None:
         raise QueryError(
-            _("Unknown dimension %(name)r. Use any of: %(known)s, or tag:<key>.")
+            _("Unknown dimension %(name)r. Use any of: %(known)s, tag:<key> or vtag:<key>.")
             % {"name": name, "known": ", ".join(DIMENSIONS)},
             param="group_by",
         )
@@ -284,6 +303,7 @@ def run_cost_query(query: CostQuery) -> CostQueryResult:
         any(d.detail for d in dims)
         or any(DIMENSIONS[name].detail for name in filters)
         or bool(query.tags)
+        or bool(query.vtags)
     )
     span = (end - start).days + 1
     limit_days = MAX_DETAIL_DAYS if detail else MAX_DAYS
@@ -299,6 +319,11 @@ def run_cost_query(query: CostQuery) -> CostQueryResult:
             _("limit must be between 1 and %(max)d.") % {"max": MAX_ROWS}, param="limit"
         )
     order = _order(query.order, [d.name for d in dims])
+    names = (
+        hooks.dimension_names(tenant.pk)
+        if query.vtags or any(d.name in NAMED or d.kind == "vtag" for d in dims)
+        else None
+    )
 
     sql, params = _sql(
         table=DAILY_TABLE if detail else SUMMARY_TABLE,
@@ -309,12 +334,17 @@ def run_cost_query(query: CostQuery) -> CostQueryResult:
         filters=filters,
         tags=query.tags,
         currency=currency,
+        vtags=_vtag_ids(query.vtags, names),
+        vtag_ids={
+            d.name: _vtag_id(d.name[len(VTAG_PREFIX) :], names) for d in dims if d.kind == "vtag"
+        },
+        scope=viewer_scope(query.viewer, tenant),
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         fetched = cursor.fetchall()
     groups, totals, estimated = _convert(fetched, len(dims), currency, amounts, query.estimates)
-    rows = [_row(dims, key, values) for key, values in groups.items()]
+    rows = [_row(dims, key, values, names) for key, values in groups.items()]
     if order is None:
         rows.sort(key=lambda row: tuple(_sort_key(row[d.name]) for d in dims))
     else:
@@ -334,6 +364,44 @@ def run_cost_query(query: CostQuery) -> CostQueryResult:
         estimates=query.estimates,
         estimated_totals=_finish(estimated),
     )
+
+
+def viewer_scope(viewer, tenant) -> dict[str, list[int]] | None:
+    """The dimension values ``viewer`` is limited to on ``tenant`` (None: everything)."""
+    from core.access import dimension_scope_for
+    from core.capabilities import Capability
+
+    return dimension_scope_for(viewer, tenant, Capability.VIEW_COSTS)
+
+
+def scope_conditions(scope, alias: str = "") -> tuple[list[str], list]:
+    """SQL conditions (and parameters) keeping only the cost rows of a limited viewer."""
+    from providers.models.costs import DIMENSION_COLUMNS
+
+    where, params = [], []
+    for key, ids in (scope or {}).items():
+        column = DIMENSION_COLUMNS.get(key)
+        if column is not None:
+            where.append(f"{alias}{column} = ANY(%s)")
+            params.append(list(ids))
+    return where, params
+
+
+def _vtag_id(key: str, names) -> str:
+    for vtag_id, vtag_key in names.virtual_tags.items():
+        if vtag_key == key:
+            return vtag_id
+    raise QueryError(_("Unknown virtual tag %(key)r.") % {"key": key}, param="group_by")
+
+
+def _vtag_ids(pairs, names) -> list[tuple[str, str]]:
+    found = []
+    for key, value in pairs:
+        try:
+            found.append((_vtag_id(key, names), value))
+        except QueryError as exc:
+            raise QueryError(str(exc), param="vtag") from None
+    return found
 
 
 # --- validation --------------------------------------------------------------------------------
@@ -357,9 +425,13 @@ def _filters(raw: Mapping[str, Sequence[str]]) -> dict[str, list]:
     filters: dict[str, list] = {}
     for name, values in raw.items():
         dimension = _dimension(name)
-        if dimension.kind in ("day", "month", "tag"):
+        if dimension.kind in ("day", "month", "tag", "vtag"):
             raise QueryError(
-                _("Filter days with start and end, and tags with tag=key:value."), param=name
+                _(
+                    "Filter days with start and end, tags with tag=key:value and virtual tags "
+                    "with vtag=key:value."
+                ),
+                param=name,
             )
         if dimension.kind == "bool":
             raise QueryError(_("Choose estimates with estimates=exclude|include|only."), param=name)
@@ -397,13 +469,18 @@ def _order(order: str | None, dims: list[str]) -> tuple[str, bool] | None:
 # --- SQL ---------------------------------------------------------------------------------------
 
 
-def _sql(*, table, tenant_id, dims, start, end, filters, tags, currency) -> tuple[str, list]:
+def _sql(
+    *, table, tenant_id, dims, start, end, filters, tags, currency, vtags, vtag_ids, scope
+) -> tuple[str, list]:
     select: list[str] = []
     params: list = []
     for dimension in dims:
         if dimension.kind == "tag":
             select.append("tags ->> %s")
             params.append(dimension.name[len(TAG_PREFIX) :])
+        elif dimension.kind == "vtag":
+            select.append("x_virtual_tags ->> %s")
+            params.append(vtag_ids[dimension.name])
         else:
             select.append(dimension.column)
     select += [
@@ -421,6 +498,12 @@ def _sql(*, table, tenant_id, dims, start, end, filters, tags, currency) -> tupl
     for key, value in tags:
         where.append("tags @> jsonb_build_object(%s::text, %s::text)")
         where_params += [key, value]
+    for vtag_id, value in vtags:
+        where.append("x_virtual_tags @> jsonb_build_object(%s::text, %s::text)")
+        where_params += [vtag_id, value]
+    scoped, scoped_params = scope_conditions(scope)
+    where += scoped
+    where_params += scoped_params
     positions = ", ".join(str(i + 1) for i in range(len(select)))
     sql = (
         f"SELECT {', '.join(select)}, sum(billed_cost), sum(effective_cost), sum(list_cost), "
@@ -530,11 +613,16 @@ def _finish(values: list) -> dict:
     return result
 
 
-def _row(dims: list[Dimension], key: tuple, values: list) -> dict:
+def _row(dims: list[Dimension], key: tuple, values: list, names) -> dict:
     row = {}
     for dimension, value in zip(dims, key, strict=True):
         if dimension.kind == "month" and value is not None:
             value = value.strftime("%Y-%m")
+        if dimension.name in NAMED:
+            row[f"{dimension.name}_id"] = value
+            if value is not None:
+                known = names.values.get(dimension.name, {})
+                value = known.get(value) or f"#{value}"
         row[dimension.name] = value
     row.update(_finish(values))
     return row

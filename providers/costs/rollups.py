@@ -45,7 +45,7 @@ DIMENSIONS = (
     # Estimates (inventory x price list) stay apart from billed costs in every rollup row.
     "x_estimated",
 )
-RESOURCE_DIMENSIONS = ("resource_id", "x_resource_id", "tags")
+RESOURCE_DIMENSIONS = ("resource_id", "x_resource_id", "tags", "x_virtual_tags")
 MEASURES = """
     coalesce(sum(billed_cost), 0) AS billed_cost,
     coalesce(sum(effective_cost), 0) AS effective_cost,

@@ -19,6 +19,15 @@ from core.models import TenantOwnedModel
 # Django needs a precision for DecimalField; the database column is unconstrained numeric.
 MONEY = {"max_digits": 38, "decimal_places": 18}
 COST_CAPABILITIES = {"view": Capability.VIEW_COSTS}
+# Members limited to some dimension values see only the cost rows of those values
+# (core.dimensions); the allocation engine fills these columns.
+DIMENSION_COLUMNS = {
+    "business_unit": "x_business_unit_id",
+    "project": "x_project_id",
+    "feature": "x_feature_id",
+    "environment": "x_environment_id",
+    "cost_center": "x_cost_center_id",
+}
 
 
 class ImportRun(TenantOwnedModel):
@@ -93,6 +102,12 @@ class ImportRun(TenantOwnedModel):
         "view": Capability.VIEW_COSTS,
         "add": Capability.MANAGE_CONNECTIONS,
     }
+    # Its totals are the whole tenant's: hidden from members limited to some dimension values.
+    dimension_lookups = {}
+
+    @classmethod
+    def dimension_filter(cls, tenant_id, scope):
+        return models.Q(pk__in=[])
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -211,8 +226,11 @@ class CostLineItem(TenantOwnedModel):
     x_feature_id = models.BigIntegerField(null=True, blank=True)
     x_environment_id = models.BigIntegerField(null=True, blank=True)
     x_cost_center_id = models.BigIntegerField(null=True, blank=True)
+    # Virtual tags set by the allocation engine: {"<VirtualTag id>": "value"}.
+    x_virtual_tags = models.JSONField(null=True, blank=True)
 
     tenant_capabilities = COST_CAPABILITIES
+    dimension_lookups = DIMENSION_COLUMNS
 
     class Meta:
         ordering = ["charge_period_start", "id"]
@@ -252,6 +270,7 @@ class CostRollupBase(TenantOwnedModel):
     line_items = models.BigIntegerField()
 
     tenant_capabilities = COST_CAPABILITIES
+    dimension_lookups = DIMENSION_COLUMNS
 
     class Meta:
         abstract = True
@@ -263,6 +282,7 @@ class CostDaily(CostRollupBase):
     resource_id = models.TextField(null=True, blank=True)
     x_resource_id = models.BigIntegerField(null=True, blank=True)
     tags = models.JSONField(null=True, blank=True)
+    x_virtual_tags = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["day", "id"]

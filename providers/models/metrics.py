@@ -24,6 +24,13 @@ class ResourceMetric(TenantOwnedModel):
     value = models.FloatField(_("value"))
 
     tenant_capabilities = {"view": Capability.VIEW_TENANT}
+    dimension_lookups = {}  # as their resource (see Resource.dimension_filter)
+
+    @classmethod
+    def dimension_filter(cls, tenant_id, scope):
+        from providers.models.resources import Resource
+
+        return models.Q(resource_id__in=Resource.dimension_scoped_ids(tenant_id, scope))
 
     class Meta:
         ordering = ["resource_id", "metric", "ts"]
@@ -46,6 +53,13 @@ class ResourceMetricDaily(TenantOwnedModel):
     samples = models.PositiveIntegerField(_("samples"))
 
     tenant_capabilities = {"view": Capability.VIEW_TENANT}
+    dimension_lookups = {}  # as their resource (see Resource.dimension_filter)
+
+    @classmethod
+    def dimension_filter(cls, tenant_id, scope):
+        from providers.models.resources import Resource
+
+        return models.Q(resource_id__in=Resource.dimension_scoped_ids(tenant_id, scope))
 
     class Meta:
         ordering = ["resource_id", "metric", "day"]

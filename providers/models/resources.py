@@ -46,6 +46,18 @@ class Resource(TenantOwnedModel):
     content_hash = models.CharField(max_length=64)
 
     tenant_capabilities = {"view": Capability.VIEW_TENANT}
+    # A member limited to some dimension values (core.dimensions) sees the resources with costs
+    # of those values: the allocation engine maps cost rows, and a resource is what it costs.
+    dimension_lookups = {}
+
+    @classmethod
+    def dimension_filter(cls, tenant_id, scope):
+        from providers.models.costs import CostDaily
+
+        costs = CostDaily.objects.filter(tenant_id=tenant_id, x_resource_id__isnull=False).filter(
+            CostDaily.dimension_filter(tenant_id, scope)
+        )
+        return models.Q(pk__in=costs.values("x_resource_id"))
 
     class Meta:
         ordering = ["type", "name", "id"]
@@ -63,6 +75,15 @@ class Resource(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.name or self.provider_id} ({self.type})"
+
+    @classmethod
+    def dimension_scoped_ids(cls, tenant_id, scope):
+        """Ids of the tenant's resources a member limited to ``scope`` sees (a subquery)."""
+        return (
+            cls.objects.filter(tenant_id=tenant_id)
+            .filter(cls.dimension_filter(tenant_id, scope))
+            .values("pk")
+        )
 
     @property
     def effective_last_seen_at(self):
@@ -88,6 +109,11 @@ class ResourceEvent(TenantOwnedModel):
     at = models.DateTimeField(_("time"), db_index=True)
 
     tenant_capabilities = {"view": Capability.VIEW_TENANT}
+    dimension_lookups = {}
+
+    @classmethod
+    def dimension_filter(cls, tenant_id, scope):
+        return models.Q(resource_id__in=Resource.dimension_scoped_ids(tenant_id, scope))
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -104,6 +104,7 @@ def _costs_page(request, *, upload_form=None, status=200):
                 end=following - dt.timedelta(days=1),
                 order="-billed_cost",
                 estimates=INCLUDE if with_estimates else EXCLUDE,
+                viewer=request.user,
             )
         )
     except QueryError as exc:

@@ -439,3 +439,5 @@ CREATE_PAYLOADS["importrun"] = lambda w: {
     "policy": "reject_file",
     "wait": True,
 }
+
+from tests.contracts import samples_allocation  # noqa: E402, F401  (registers allocation cases)

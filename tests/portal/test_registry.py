@@ -63,12 +63,14 @@ def test_other_tenants_object_ids_are_404(login, world, view):
 
 
 def test_navigation_collects_every_apps_entries_in_order(login, world):
-    # core (dashboard, team), providers (costs, balances, resources, connections) and the
-    # sections optimization announces before serving them (budgets, savings: "coming soon").
+    # core (dashboard, team), providers (costs, balances, resources, connections), allocation
+    # and the sections optimization announces before serving them (budgets, savings: "coming
+    # soon").
     assert [entry.key for entry in navigation()] == [
         "dashboard",
         "costs",
         "balances",
+        "allocation",
         "resources",
         "budgets",
         "savings",

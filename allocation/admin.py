@@ -1,0 +1,299 @@
+"""Admin for allocation: dimensions, tag aliases and required tags, virtual tags, mapping rules
+(with their last-month effect) and the runs that re-apply them. Every write goes through the
+services; every list and choice is scoped by the tenant-scoped base."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from allocation.conditions import describe
+from allocation.models import (
+    BusinessUnit,
+    CostCenter,
+    Environment,
+    Feature,
+    MappingRun,
+    Project,
+    RequiredTag,
+    TagAlias,
+    TagRule,
+    VirtualTag,
+)
+from allocation.services.dimensions import dimension_create, dimension_delete, dimension_update
+from allocation.services.rules import EDITABLE as RULE_FIELDS
+from allocation.services.rules import tag_rule_create, tag_rule_delete, tag_rule_update
+from allocation.services.runs import mapping_run_request
+from allocation.services.tags import (
+    required_tag_create,
+    required_tag_delete,
+    required_tag_update,
+    tag_alias_create,
+    tag_alias_delete,
+    virtual_tag_create,
+    virtual_tag_delete,
+    virtual_tag_update,
+)
+from core.admin.base import ReadOnlyTenantScopedAdmin, TenantListFilter, TenantScopedAdmin
+
+
+class _DimensionAdmin(TenantScopedAdmin):
+    parent: str | None = None
+    list_filter = [TenantListFilter]
+    search_fields = ["name", "code"]
+    list_select_related = ["tenant", "owner"]
+
+    def get_list_display(self, request):
+        parent = [self.parent] if self.parent else []
+        return ["name", *parent, "code", "owner", "tenant", "updated_at"]
+
+    def get_fields(self, request, obj=None):
+        parent = [self.parent] if self.parent else []
+        return ["tenant", "name", *parent, "code", "description", "owner"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["tenant"] if obj is not None else []
+
+    def service_create(self, request, form):
+        data = {k: form.cleaned_data[k] for k in self.get_fields(request)}
+        return dimension_create(actor=request.user, kind=self.model.key, **data)
+
+    def service_update(self, request, obj, form):
+        editable = [f for f in self.get_fields(request, obj) if f != "tenant"]
+        changes = {k: form.cleaned_data[k] for k in editable if k in form.changed_data}
+        return dimension_update(
+            actor=request.user, dimension=type(obj).objects.get(pk=obj.pk), **changes
+        )
+
+    def service_delete(self, request, obj):
+        dimension_delete(actor=request.user, dimension=obj)
+
+
+@admin.register(BusinessUnit)
+class BusinessUnitAdmin(_DimensionAdmin):
+    pass
+
+
+@admin.register(Project)
+class ProjectAdmin(_DimensionAdmin):
+    parent = "business_unit"
+    list_select_related = ["tenant", "owner", "business_unit"]
+
+
+@admin.register(Feature)
+class FeatureAdmin(_DimensionAdmin):
+    parent = "project"
+    list_select_related = ["tenant", "owner", "project"]
+
+
+@admin.register(Environment)
+class EnvironmentAdmin(_DimensionAdmin):
+    pass
+
+
+@admin.register(CostCenter)
+class CostCenterAdmin(_DimensionAdmin):
+    pass
+
+
+@admin.register(TagAlias)
+class TagAliasAdmin(TenantScopedAdmin):
+    """Aliases are added and removed, not edited (each change re-applies the rules)."""
+
+    list_display = ["__str__", "kind", "tenant", "created_at"]
+    list_filter = ["kind", TenantListFilter]
+    search_fields = ["key", "alias", "canonical"]
+    list_select_related = ["tenant"]
+    fields = ["tenant", "kind", "key", "alias", "canonical"]
+
+    def service_create(self, request, form):
+        return tag_alias_create(
+            actor=request.user, **{k: form.cleaned_data[k] for k in self.fields}
+        )
+
+    def service_delete(self, request, obj):
+        tag_alias_delete(actor=request.user, alias=obj)
+
+
+class _KeyedAdmin(TenantScopedAdmin):
+    list_display = ["key", "description", "tenant", "created_at"]
+    list_filter = [TenantListFilter]
+    search_fields = ["key", "description"]
+    list_select_related = ["tenant"]
+    fields = ["tenant", "key", "description"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["tenant"] if obj is not None else []
+
+    def _changes(self, form):
+        return {k: form.cleaned_data[k] for k in ("key", "description") if k in form.changed_data}
+
+
+@admin.register(RequiredTag)
+class RequiredTagAdmin(_KeyedAdmin):
+    def service_create(self, request, form):
+        return required_tag_create(
+            actor=request.user, **{k: form.cleaned_data[k] for k in self.fields}
+        )
+
+    def service_update(self, request, obj, form):
+        return required_tag_update(
+            actor=request.user,
+            required_tag=RequiredTag.objects.get(pk=obj.pk),
+            **self._changes(form),
+        )
+
+    def service_delete(self, request, obj):
+        required_tag_delete(actor=request.user, required_tag=obj)
+
+
+@admin.register(VirtualTag)
+class VirtualTagAdmin(_KeyedAdmin):
+    def service_create(self, request, form):
+        return virtual_tag_create(
+            actor=request.user, **{k: form.cleaned_data[k] for k in self.fields}
+        )
+
+    def service_update(self, request, obj, form):
+        return virtual_tag_update(
+            actor=request.user,
+            virtual_tag=VirtualTag.objects.get(pk=obj.pk),
+            **self._changes(form),
+        )
+
+    def service_delete(self, request, obj):
+        virtual_tag_delete(actor=request.user, virtual_tag=obj)
+
+
+class TagRuleForm(forms.ModelForm):
+    conditions = forms.JSONField(
+        required=False,
+        initial=list,
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 80}),
+        help_text=_(
+            'A JSON list, all must hold, e.g. [{"field": "service", "op": "in", "values": '
+            '["Compute Cloud"]}, {"field": "tag", "key": "team", "op": "missing"}]. '
+            "See the API schema of /api/v1/tag-rules/ for every field and op."
+        ),
+    )
+    position = forms.IntegerField(
+        required=False, min_value=1, help_text=_("1 = tried first; empty: after the last rule.")
+    )
+
+    class Meta:
+        model = TagRule
+        fields = ["tenant", *RULE_FIELDS]
+
+
+@admin.register(TagRule)
+class TagRuleAdmin(TenantScopedAdmin):
+    """Mapping rules in the order they are tried. Saving, reordering or deleting one re-applies
+    the rules to the cost history (see Mapping runs)."""
+
+    form = TagRuleForm
+    list_display = ["position", "name", "enabled", "conditions_text", "targets", "tenant"]
+    list_display_links = ["name"]
+    list_filter = ["enabled", TenantListFilter]
+    search_fields = ["name", "description"]
+    list_select_related = [
+        "tenant",
+        "business_unit",
+        "project",
+        "feature",
+        "environment",
+        "cost_center",
+        "virtual_tag",
+    ]
+    ordering = ["tenant", "position", "id"]
+    actions = ["reapply_rules"]
+
+    def get_fields(self, request, obj=None):
+        return ["tenant", *RULE_FIELDS]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["tenant"] if obj is not None else []
+
+    @admin.display(description=_("conditions"))
+    def conditions_text(self, obj):
+        items = [describe(c) for c in obj.conditions or []] or [_("every row")]
+        return format_html_join("", "<div>{}</div>", ((item,) for item in items))
+
+    @admin.display(description=_("sets"))
+    def targets(self, obj):
+        parts = [
+            str(value)
+            for value in (obj.business_unit, obj.project, obj.feature, obj.environment)
+            if value is not None
+        ]
+        if obj.cost_center is not None:
+            parts.append(str(obj.cost_center))
+        if obj.virtual_tag is not None:
+            value = obj.virtual_tag_value or f"← {obj.virtual_tag_from_key}"
+            parts.append(f"{obj.virtual_tag.key}={value}")
+        return format_html("{}", ", ".join(parts))
+
+    def _data(self, form, names):
+        data = {k: form.cleaned_data.get(k) for k in names}
+        data["conditions"] = data.get("conditions") or []
+        for key in ("virtual_tag_value", "virtual_tag_from_key", "description"):
+            if key in data and data[key] is None:
+                data[key] = ""
+        return data
+
+    def service_create(self, request, form):
+        data = self._data(form, ["tenant", *RULE_FIELDS])
+        return tag_rule_create(actor=request.user, **data)
+
+    def service_update(self, request, obj, form):
+        changed = [k for k in RULE_FIELDS if k in form.changed_data]
+        data = self._data(form, changed)
+        if "position" in data and data["position"] is None:
+            data.pop("position")
+        return tag_rule_update(actor=request.user, rule=TagRule.objects.get(pk=obj.pk), **data)
+
+    def service_delete(self, request, obj):
+        tag_rule_delete(actor=request.user, rule=obj)
+
+    @admin.action(description=_("Re-apply the rules to the cost history"), permissions=["change"])
+    def reapply_rules(self, request, queryset):
+        tenants = {rule.tenant for rule in queryset.for_user(request.user, "change")}
+        for tenant in sorted(tenants, key=lambda t: t.pk):
+            mapping_run_request(actor=request.user, tenant=tenant)
+            self.message_user(
+                request,
+                _("%(tenant)s: re-application queued (see Mapping runs).") % {"tenant": tenant},
+                messages.SUCCESS,
+            )
+
+
+@admin.register(MappingRun)
+class MappingRunAdmin(ReadOnlyTenantScopedAdmin):
+    """Re-applications of the mapping rules, with progress while they run."""
+
+    list_display = [
+        "created_at",
+        "tenant",
+        "trigger",
+        "status",
+        "progress_text",
+        "rows_changed",
+        "days_refreshed",
+        "duration_ms",
+        "reason",
+    ]
+    list_filter = ["status", "trigger", TenantListFilter]
+    search_fields = ["reason", "error"]
+    list_select_related = ["tenant"]
+    ordering = ["-created_at", "-id"]
+
+    @admin.display(description=_("progress"))
+    def progress_text(self, obj):
+        progress = obj.progress or {}
+        if not progress.get("batches"):
+            return "—"
+        return _("%(done)s of %(all)s months") % {
+            "done": progress.get("batches_done", 0),
+            "all": progress["batches"],
+        }

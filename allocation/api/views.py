@@ -1,0 +1,443 @@
+"""Allocation API: dimensions, tag aliases and required tags, virtual tags, mapping rules (with
+previews) and their runs, tag discovery and the tagging-policy compliance report. Thin views:
+writes are service calls, reports are selectors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from allocation import filtersets as f
+from allocation import selectors
+from allocation.api import serializers as s
+from allocation.models import (
+    BusinessUnit,
+    CostCenter,
+    Environment,
+    Feature,
+    MappingRun,
+    Project,
+    RequiredTag,
+    TagAlias,
+    TagRule,
+    VirtualTag,
+)
+from allocation.preview import last_month, month_range
+from allocation.services.dimensions import dimension_create, dimension_delete, dimension_update
+from allocation.services.rules import tag_rule_create, tag_rule_delete, tag_rule_update
+from allocation.services.runs import mapping_run_request
+from allocation.services.tags import (
+    required_tag_create,
+    required_tag_delete,
+    required_tag_update,
+    tag_alias_create,
+    tag_alias_delete,
+    virtual_tag_create,
+    virtual_tag_delete,
+    virtual_tag_update,
+)
+from core.api.base import TenantScopedViewSet
+from providers.costs.query import QueryError, amount_text, cost_tenant_for
+
+
+class _ServiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    """Create, PATCH and DELETE through services (``service_create`` … on the subclass)."""
+
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        obj = self.service_create(dict(serializer.validated_data))
+        return Response(self.get_serializer(obj).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        serializer = self.get_serializer(self.get_object(), data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        obj = self.service_update(serializer.instance, dict(serializer.validated_data))
+        return Response(self.get_serializer(obj).data)
+
+    def destroy(self, request, *args, **kwargs):
+        self.service_delete(self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class _DimensionViewSet(_ServiceViewSet):
+    kind = ""
+    ordering_fields = ["name", "code", "created_at"]
+
+    def service_create(self, data):
+        return dimension_create(actor=self.request.user, kind=self.kind, **data)
+
+    def service_update(self, instance, data):
+        return dimension_update(actor=self.request.user, dimension=instance, **data)
+
+    def service_delete(self, instance):
+        dimension_delete(actor=self.request.user, dimension=instance)
+
+
+class BusinessUnitViewSet(_DimensionViewSet):
+    """Business units: the top of the business hierarchy (projects belong to one)."""
+
+    kind = "business_unit"
+    queryset = BusinessUnit.objects.select_related("owner")
+    serializer_class = s.BusinessUnitSerializer
+    filterset_class = f.BusinessUnitFilterSet
+
+
+class ProjectViewSet(_DimensionViewSet):
+    """Projects, each under a business unit. Moving one re-applies the mapping rules."""
+
+    kind = "project"
+    queryset = Project.objects.select_related("owner")
+    serializer_class = s.ProjectSerializer
+    filterset_class = f.ProjectFilterSet
+
+
+class FeatureViewSet(_DimensionViewSet):
+    """Features, each under a project."""
+
+    kind = "feature"
+    queryset = Feature.objects.select_related("owner")
+    serializer_class = s.FeatureSerializer
+    filterset_class = f.FeatureFilterSet
+
+
+class EnvironmentViewSet(_DimensionViewSet):
+    """Environments (prod, staging, …)."""
+
+    kind = "environment"
+    queryset = Environment.objects.select_related("owner")
+    serializer_class = s.EnvironmentSerializer
+    filterset_class = f.EnvironmentFilterSet
+
+
+class CostCenterViewSet(_DimensionViewSet):
+    """Cost centers (with your accounting codes)."""
+
+    kind = "cost_center"
+    queryset = CostCenter.objects.select_related("owner")
+    serializer_class = s.CostCenterSerializer
+    filterset_class = f.CostCenterFilterSet
+
+
+class TagAliasViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    TenantScopedViewSet,
+):
+    """Tag normalisation: key aliases (``Env``, ``environment`` → ``env``, any case) and value
+    aliases (``env``: ``production`` → ``prod``). Adding or removing one re-applies the rules."""
+
+    queryset = TagAlias.objects.all()
+    serializer_class = s.TagAliasSerializer
+    filterset_class = f.TagAliasFilterSet
+    ordering_fields = ["kind", "key", "canonical", "created_at"]
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        alias = tag_alias_create(actor=request.user, **serializer.validated_data)
+        return Response(self.get_serializer(alias).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        tag_alias_delete(actor=self.request.user, alias=instance)
+
+
+class RequiredTagViewSet(_ServiceViewSet):
+    """The tagging policy: tag keys every resource and cost row should carry."""
+
+    queryset = RequiredTag.objects.all()
+    serializer_class = s.RequiredTagSerializer
+    filterset_class = f.RequiredTagFilterSet
+    ordering_fields = ["key", "created_at"]
+
+    def service_create(self, data):
+        return required_tag_create(actor=self.request.user, **data)
+
+    def service_update(self, instance, data):
+        return required_tag_update(actor=self.request.user, required_tag=instance, **data)
+
+    def service_delete(self, instance):
+        required_tag_delete(actor=self.request.user, required_tag=instance)
+
+
+class VirtualTagViewSet(_ServiceViewSet):
+    """Virtual tags: keys whose values the mapping rules set (group costs by them with
+    ``group_by=vtag:<key>`` in /cost-query/)."""
+
+    queryset = VirtualTag.objects.all()
+    serializer_class = s.VirtualTagSerializer
+    filterset_class = f.VirtualTagFilterSet
+    ordering_fields = ["key", "created_at"]
+
+    def service_create(self, data):
+        return virtual_tag_create(actor=self.request.user, **data)
+
+    def service_update(self, instance, data):
+        return virtual_tag_update(actor=self.request.user, virtual_tag=instance, **data)
+
+    def service_delete(self, instance):
+        virtual_tag_delete(actor=self.request.user, virtual_tag=instance)
+
+
+class TagRuleViewSet(_ServiceViewSet):
+    """Mapping rules, in the order they are tried. Each change re-applies the rules to the cost
+    history (a run under /mapping-runs/); every import applies them to its rows.
+    POST /tag-rules/preview/ says what a rule would do before it is saved."""
+
+    queryset = TagRule.objects.select_related("virtual_tag")
+    serializer_class = s.TagRuleSerializer
+    filterset_class = f.TagRuleFilterSet
+    ordering_fields = ["position", "name", "created_at"]
+    action_map = {"preview": "add"}
+
+    def get_serializer_class(self):
+        if self.action == "preview":
+            return s.TagRulePreviewSerializer
+        return s.TagRuleSerializer
+
+    def service_create(self, data):
+        return tag_rule_create(actor=self.request.user, **data)
+
+    def service_update(self, instance, data):
+        return tag_rule_update(actor=self.request.user, rule=instance, **data)
+
+    def service_delete(self, instance):
+        tag_rule_delete(actor=self.request.user, rule=instance)
+
+    @extend_schema(
+        request=s.TagRulePreviewSerializer,
+        responses={200: OpenApiTypes.OBJECT},
+        parameters=[
+            OpenApiParameter(
+                "rule",
+                OpenApiTypes.INT,
+                description="Preview a change of this rule (the body is its new version).",
+            )
+        ],
+    )
+    @action(detail=False, methods=["post"])
+    def preview(self, request):
+        """What the rule in the body would do if saved (nothing is saved): rows and cost it
+        matches in the period, and per output (hierarchy, environment, cost center, virtual
+        tag) the rows it would win, take from other rules, or leave to earlier ones."""
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        period = data.pop("period", None)
+        existing = self._existing(request.query_params.get("rule"), data["tenant"])
+        rule = TagRule(**data)
+        if existing is not None:
+            rule.pk = existing.pk
+            if rule.position is None:
+                rule.position = existing.position
+        tenant = data["tenant"]
+        if period:
+            start, end = month_range(tenant, dt.date.fromisoformat(f"{period}-01"))
+        else:
+            start, end = last_month(tenant)
+        preview = selectors.tag_rule_preview(user=request.user, rule=rule, start=start, end=end)
+        return Response(preview.as_dict())
+
+    def _existing(self, value, tenant):
+        if value in (None, ""):
+            return None
+        if not re.fullmatch(r"[0-9]{1,18}", value):
+            raise ValidationError({"rule": ["A rule id."]})
+        rule = (
+            TagRule.objects.for_user(self.request.user, "view")
+            .filter(pk=int(value), tenant=tenant)
+            .first()
+        )
+        if rule is None:
+            raise ValidationError({"rule": ["No such rule in this tenant."]})
+        return rule
+
+
+class MappingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    """Re-applications of the mapping rules, newest first, with progress while running. POST
+    asks for one (201): the whole history, or [first_day, last_day] (tenant-local days)."""
+
+    queryset = MappingRun.objects.all()
+    serializer_class = s.MappingRunSerializer
+    filterset_class = f.MappingRunFilterSet
+    ordering_fields = ["created_at", "status"]
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = mapping_run_request(actor=request.user, **serializer.validated_data)
+        return Response(self.get_serializer(run).data, status=status.HTTP_201_CREATED)
+
+
+# --- reports --------------------------------------------------------------------------------
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
+MAX_REPORT_DAYS = 366
+
+
+def _date(params, name: str) -> dt.date | None:
+    if name not in params:
+        return None
+    value = params.get(name)
+    try:
+        if not _DATE.fullmatch(value or ""):
+            raise ValueError
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError({name: [f"{name} must be a date as YYYY-MM-DD."]}) from None
+
+
+def _days(params, tenant) -> tuple[dt.date, dt.date]:
+    first, last = _date(params, "start"), _date(params, "end")
+    if first is None and last is None:
+        today = timezone.now().astimezone(zoneinfo.ZoneInfo(tenant.time_zone)).date()
+        return today.replace(day=1), today
+    if first is None or last is None:
+        raise ValidationError({"start": ["Give both start and end, or neither (this month)."]})
+    if last < first:
+        raise ValidationError({"end": ["end must not be before start."]})
+    if (last - first).days + 1 > MAX_REPORT_DAYS:
+        raise ValidationError({"end": [f"At most {MAX_REPORT_DAYS} days."]})
+    return first, last
+
+
+def _tenant(request):
+    try:
+        return cost_tenant_for(request.user, request.query_params.get("tenant"))
+    except QueryError as exc:
+        if exc.status == 403:
+            from rest_framework.exceptions import PermissionDenied
+
+            raise PermissionDenied(str(exc)) from None
+        raise ValidationError({exc.param or "tenant": [str(exc)]}) from None
+
+
+_REPORT_PARAMETERS = [
+    OpenApiParameter(
+        "tenant",
+        OpenApiTypes.STR,
+        description="Tenant id or slug; required when you can view several tenants' costs.",
+    ),
+    OpenApiParameter("start", OpenApiTypes.DATE, description="First day (default: this month)."),
+    OpenApiParameter("end", OpenApiTypes.DATE, description="Last day, inclusive."),
+]
+
+
+def _money(cost: dict) -> dict:
+    return {currency: amount_text(value) for currency, value in sorted(cost.items())}
+
+
+class TagDiscoveryView(APIView):
+    """Tag keys found on resources (labels) and cost rows (tags), normalised by the tenant's
+    aliases: line items, cost and live resources carrying each, and its spellings. With
+    ``key``, that key's values (the most costly first). A member limited to some dimension
+    values sees the figures of their rows."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[
+            *_REPORT_PARAMETERS,
+            OpenApiParameter("key", OpenApiTypes.STR, description="List this key's values."),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        tenant = _tenant(request)
+        first, last = _days(request.query_params, tenant)
+        key = request.query_params.get("key") or None
+        found = selectors.tag_discovery(
+            user=request.user, tenant=tenant, first=first, last=last, key=key
+        )
+        return Response(
+            {
+                "tenant": tenant.pk,
+                "start": first.isoformat(),
+                "end": last.isoformat(),
+                "total": {
+                    "line_items": found.total.line_items,
+                    "cost": _money(found.total.cost),
+                    "resources": found.total.resources,
+                },
+                "keys": [
+                    {
+                        "key": k.key,
+                        "spellings": k.spellings,
+                        "line_items": k.line_items,
+                        "cost": _money(k.cost),
+                        "resources": k.resources,
+                        "values": k.values,
+                    }
+                    for k in found.keys
+                ],
+                "key": found.key,
+                "values": [{**v, "cost": _money(v["cost"])} for v in found.values],
+            }
+        )
+
+
+class TagComplianceView(APIView):
+    """The tagging policy's report: for each required key, the share of cost, line items and
+    live resources missing it, the resources missing it that cost most, and the share of cost
+    missing it month by month (the last six months up to ``end``)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(parameters=_REPORT_PARAMETERS, responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        tenant = _tenant(request)
+        first, last = _days(request.query_params, tenant)
+        report = selectors.tag_compliance(user=request.user, tenant=tenant, first=first, last=last)
+        return Response(
+            {
+                "tenant": tenant.pk,
+                "start": first.isoformat(),
+                "end": last.isoformat(),
+                "total": {
+                    "line_items": report.total.line_items,
+                    "cost": _money(report.total.cost),
+                    "resources": report.total.resources,
+                },
+                "keys": [
+                    {
+                        "key": k.key,
+                        "description": k.description,
+                        "missing": {
+                            "line_items": k.missing.line_items,
+                            "cost": _money(k.missing.cost),
+                            "resources": k.missing.resources,
+                        },
+                        "cost_share_missing": _money(k.cost_share(report.total)),
+                        "resource_share_missing": str(
+                            round(k.missing.resources / report.total.resources, 6)
+                            if report.total.resources
+                            else 0
+                        ),
+                        "top_offenders": [{**o, "cost": str(o["cost"])} for o in k.offenders],
+                        "trend": [
+                            {
+                                "month": t["month"],
+                                "cost": _money(t["cost"]),
+                                "total": _money(t["total"]),
+                            }
+                            for t in k.trend
+                        ],
+                    }
+                    for k in report.keys
+                ],
+            }
+        )

@@ -1,0 +1,152 @@
+"""Demo: business dimensions and mapping rules for Romashka LLC, and a project lead who sees only
+their project.
+
+The rules fit the Yandex Cloud simulator's data (labels ``team`` and ``env``, folders
+``folder-1``, ``folder-2``, …): teams map to projects, ``env`` (with its aliases) to environments,
+and the virtual tag ``team`` copies the label — except in ``folder-2``, where the resources nobody
+labelled are caught by a rule and given to the platform team. Costs the worker imports are mapped
+as they arrive (the import hook); costs already there are re-mapped by the run a rule change
+queues. Idempotent: what exists is kept.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from django.contrib.auth import get_user_model
+
+from allocation.models import DIMENSION_MODELS, RequiredTag, TagAlias, TagRule, VirtualTag
+from core.capabilities import Role
+from core.models import Membership
+
+TENANT = "romashka"
+LEAD = ("romashka-lead", "lead@romashka.example", "Romashka project lead (sees Web shop only)")
+BUSINESS_UNITS = [("Digital", "BU-10"), ("Platform", "BU-20")]
+PROJECTS = [
+    ("Web shop", "Digital"),
+    ("Data platform", "Digital"),
+    ("Core infrastructure", "Platform"),
+]
+ENVIRONMENTS = ["prod", "staging", "dev"]
+COST_CENTERS = [("R&D", "CC-100")]
+KEY_ALIASES = [("Env", "env"), ("environment", "env"), ("Team", "team")]
+VALUE_ALIASES = [("env", "production", "prod"), ("env", "development", "dev")]
+REQUIRED = [("env", "Where it runs"), ("team", "Who answers for it")]
+
+
+def _tag(key, values):
+    return {"field": "tag", "key": key, "op": "in", "values": values}
+
+
+# name, conditions, targets (names resolved below)
+RULES = [
+    ("Web team", [_tag("team", ["web"])], {"project": "Web shop"}),
+    ("Data team", [_tag("team", ["data", "ml"])], {"project": "Data platform"}),
+    ("Core team", [_tag("team", ["core", "billing"])], {"project": "Core infrastructure"}),
+    (
+        "Untagged in folder-2: platform team",
+        [
+            {"field": "sub_account", "op": "in", "values": ["folder-2"]},
+            {"field": "tag", "key": "team", "op": "missing"},
+        ],
+        {"project": "Core infrastructure", "virtual_tag": ("team", "platform")},
+    ),
+    ("Team label", [{"field": "tag", "key": "team", "op": "exists"}], {"team_from": "team"}),
+    *((f"{env} environment", [_tag("env", [env])], {"environment": env}) for env in ENVIRONMENTS),
+    ("Everything: R&D", [], {"cost_center": "R&D"}),
+]
+
+
+def create_allocation(demo) -> None:
+    from allocation.services.dimensions import dimension_create
+    from allocation.services.rules import tag_rule_create
+    from allocation.services.tags import (
+        required_tag_create,
+        tag_alias_create,
+        virtual_tag_create,
+    )
+
+    tenant = demo.tenants[TENANT]
+
+    def value(kind, name, **fields):
+        model = DIMENSION_MODELS[kind]
+        found = model.objects.filter(tenant=tenant, name=name).first()
+        if found is None:
+            found = dimension_create(actor=None, kind=kind, tenant=tenant, name=name, **fields)
+            demo.note_created(f"{kind} {name!r} @ {tenant.slug}")
+        return found
+
+    bus = {name: value("business_unit", name, code=code) for name, code in BUSINESS_UNITS}
+    projects = {name: value("project", name, business_unit=bus[bu]) for name, bu in PROJECTS}
+    environments = {name: value("environment", name) for name in ENVIRONMENTS}
+    centers = {name: value("cost_center", name, code=code) for name, code in COST_CENTERS}
+    team = VirtualTag.objects.filter(tenant=tenant, key="team").first() or virtual_tag_create(
+        actor=None, tenant=tenant, key="team", description="The team that runs it"
+    )
+    for alias, canonical in KEY_ALIASES:
+        if not TagAlias.objects.filter(tenant=tenant, kind="key", alias=alias).exists():
+            tag_alias_create(
+                actor=None, tenant=tenant, kind="key", alias=alias, canonical=canonical
+            )
+    for key, alias, canonical in VALUE_ALIASES:
+        if not TagAlias.objects.filter(tenant=tenant, kind="value", key=key, alias=alias).exists():
+            tag_alias_create(
+                actor=None, tenant=tenant, kind="value", key=key, alias=alias, canonical=canonical
+            )
+    for key, description in REQUIRED:
+        if not RequiredTag.objects.filter(tenant=tenant, key=key).exists():
+            required_tag_create(actor=None, tenant=tenant, key=key, description=description)
+    for name, conditions, targets in RULES:
+        if TagRule.objects.filter(tenant=tenant, name=name).exists():
+            continue
+        fields = {}
+        if "project" in targets:
+            fields["project"] = projects[targets["project"]]
+        if "environment" in targets:
+            fields["environment"] = environments[targets["environment"]]
+        if "cost_center" in targets:
+            fields["cost_center"] = centers[targets["cost_center"]]
+        if "virtual_tag" in targets:
+            fields["virtual_tag"], fields["virtual_tag_value"] = team, targets["virtual_tag"][1]
+        if "team_from" in targets:
+            fields["virtual_tag"], fields["virtual_tag_from_key"] = team, targets["team_from"]
+        tag_rule_create(actor=None, tenant=tenant, name=name, conditions=conditions, **fields)
+        demo.note_created(f"mapping rule {name!r} @ {tenant.slug}")
+
+
+def create_project_lead(demo) -> None:
+    """A viewer of Romashka limited to the Web shop project."""
+    from allocation.models import Project
+    from core.services.memberships import membership_create, membership_scope_set
+
+    tenant = demo.tenants[TENANT]
+    username, email, purpose = LEAD
+    User = get_user_model()
+    user = User.objects.filter(username=username).first()
+    shared = os.environ.get("DEMO_PASSWORD")
+    password = shared or demo.stored_passwords.get(username)
+    must_set = user is None or demo.reset_passwords or password is None
+    password = password or secrets.token_urlsafe(12)
+    if user is None:
+        user = User(username=username, email=email)
+        demo.note_created(f"user {username}")
+    elif shared and not user.check_password(shared):
+        must_set = True
+    if must_set:
+        user.set_password(password)
+    user.save()
+    demo.users["romashka_lead"] = user
+    demo.accounts.append({"username": username, "password": password, "what": purpose})
+    membership = Membership.objects.filter(tenant=tenant, user=user).first()
+    if membership is None:
+        membership = membership_create(actor=None, tenant=tenant, user=user, role=Role.VIEWER)
+        demo.note_created(f"membership {username} @ {tenant.slug} (viewer)")
+    web = Project.objects.get(tenant=tenant, name="Web shop")
+    if membership.dimension_scope != {"project": [web.pk]}:
+        membership_scope_set(
+            actor=None, membership=membership, dimension_scope={"project": [web.pk]}
+        )
+
+
+STEPS = [create_allocation, create_project_lead]

@@ -1,0 +1,140 @@
+"""Filtersets for allocation's lists (API and portal); model choices are scoped by the base."""
+
+from __future__ import annotations
+
+import django_filters
+from django.contrib.auth import get_user_model
+
+from allocation.models import (
+    BusinessUnit,
+    CostCenter,
+    Environment,
+    Feature,
+    MappingRun,
+    Project,
+    RequiredTag,
+    TagAlias,
+    TagRule,
+    VirtualTag,
+)
+from core.api.base import TenantScopedFilterSet
+from core.filters import UtcDateTimeFilter
+from core.models import Tenant
+
+User = get_user_model()
+
+
+class _DimensionFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    owner = django_filters.ModelChoiceFilter(queryset=User.objects.all())
+    q = django_filters.CharFilter(method="search", label="Search name or code")
+
+    def search(self, queryset, name, value):
+        return queryset.filter(name__icontains=value) | queryset.filter(code__icontains=value)
+
+
+class BusinessUnitFilterSet(_DimensionFilterSet):
+    class Meta:
+        model = BusinessUnit
+        fields = ["tenant", "owner", "code", "q"]
+
+
+class ProjectFilterSet(_DimensionFilterSet):
+    business_unit = django_filters.ModelChoiceFilter(queryset=BusinessUnit.objects.all())
+
+    class Meta:
+        model = Project
+        fields = ["tenant", "owner", "code", "business_unit", "q"]
+
+
+class FeatureFilterSet(_DimensionFilterSet):
+    project = django_filters.ModelChoiceFilter(queryset=Project.objects.all())
+    business_unit = django_filters.ModelChoiceFilter(
+        field_name="project__business_unit", queryset=BusinessUnit.objects.all()
+    )
+
+    class Meta:
+        model = Feature
+        fields = ["tenant", "owner", "code", "project", "business_unit", "q"]
+
+
+class EnvironmentFilterSet(_DimensionFilterSet):
+    class Meta:
+        model = Environment
+        fields = ["tenant", "owner", "code", "q"]
+
+
+class CostCenterFilterSet(_DimensionFilterSet):
+    class Meta:
+        model = CostCenter
+        fields = ["tenant", "owner", "code", "q"]
+
+
+class TagAliasFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    kind = django_filters.ChoiceFilter(choices=TagAlias.Kind.choices)
+    key = django_filters.CharFilter(lookup_expr="iexact")
+    canonical = django_filters.CharFilter(lookup_expr="iexact")
+
+    class Meta:
+        model = TagAlias
+        fields = ["tenant", "kind", "key", "canonical"]
+
+
+class RequiredTagFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    key = django_filters.CharFilter(lookup_expr="iexact")
+
+    class Meta:
+        model = RequiredTag
+        fields = ["tenant", "key"]
+
+
+class VirtualTagFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    key = django_filters.CharFilter(lookup_expr="iexact")
+
+    class Meta:
+        model = VirtualTag
+        fields = ["tenant", "key"]
+
+
+class TagRuleFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    enabled = django_filters.BooleanFilter()
+    business_unit = django_filters.ModelChoiceFilter(queryset=BusinessUnit.objects.all())
+    project = django_filters.ModelChoiceFilter(queryset=Project.objects.all())
+    feature = django_filters.ModelChoiceFilter(queryset=Feature.objects.all())
+    environment = django_filters.ModelChoiceFilter(queryset=Environment.objects.all())
+    cost_center = django_filters.ModelChoiceFilter(queryset=CostCenter.objects.all())
+    virtual_tag = django_filters.ModelChoiceFilter(queryset=VirtualTag.objects.all())
+    created_by = django_filters.ModelChoiceFilter(queryset=User.objects.all())
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
+
+    class Meta:
+        model = TagRule
+        fields = [
+            "tenant",
+            "enabled",
+            "business_unit",
+            "project",
+            "feature",
+            "environment",
+            "cost_center",
+            "virtual_tag",
+            "created_by",
+            "q",
+        ]
+
+
+class MappingRunFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    status = django_filters.ChoiceFilter(choices=MappingRun.Status.choices)
+    trigger = django_filters.ChoiceFilter(choices=MappingRun.Trigger.choices)
+    created_by = django_filters.ModelChoiceFilter(queryset=User.objects.all())
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = MappingRun
+        fields = ["tenant", "status", "trigger", "created_by"]

@@ -1,0 +1,29 @@
+from allocation.models.dimensions import (
+    DIMENSION_MODELS,
+    HIERARCHY,
+    BusinessUnit,
+    CostCenter,
+    Dimension,
+    Environment,
+    Feature,
+    Project,
+)
+from allocation.models.rules import TagRule, VirtualTag
+from allocation.models.runs import MappingRun
+from allocation.models.tags import RequiredTag, TagAlias
+
+__all__ = [
+    "DIMENSION_MODELS",
+    "HIERARCHY",
+    "BusinessUnit",
+    "CostCenter",
+    "Dimension",
+    "Environment",
+    "Feature",
+    "MappingRun",
+    "Project",
+    "RequiredTag",
+    "TagAlias",
+    "TagRule",
+    "VirtualTag",
+]

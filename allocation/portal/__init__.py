@@ -1,0 +1,1 @@
+"""The allocation app's portal pages (registered in ``infrazen/portal_urls.py``)."""

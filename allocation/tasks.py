@@ -1,0 +1,16 @@
+"""Celery tasks for allocation. Thin: they call services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from core.tasks import ContextTask
+
+
+@shared_task(base=ContextTask, name="allocation.mapping_run_execute", acks_late=True, bind=True)
+def mapping_run_execute_task(self, run_id: int):
+    """Re-apply a tenant's mapping rules to its cost history (a pending MappingRun)."""
+    from allocation.services.runs import mapping_run_execute
+
+    run = mapping_run_execute(run_id, task_id=self.request.id or "")
+    return None if run is None else {"run": run.pk, "status": run.status}

@@ -1,0 +1,64 @@
+"""The allocation demo on the simulator's real billing data: teams map to projects, the untagged
+resources of folder-2 are caught by a virtual tag, and the project lead sees only Web shop."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Sum
+
+from allocation.models import Project, VirtualTag
+from core.models import Tenant
+from providers.adapters.yandex.simulator import SimulatorConfig, YandexCloudSimulator
+from providers.adapters.yandex.simulator_billing import LABEL
+from providers.demo_steps import COST_SOURCE_NAME
+from providers.models import CostLineItem, CostSource
+from providers.services.cost_source_pulls import cost_source_pull
+from providers.tasks import connection_sync_task
+
+
+@pytest.fixture
+def sim():
+    with YandexCloudSimulator(SimulatorConfig(seed=11, folders=2, resources_per_folder=30)) as s:
+        s.billing.days = 1
+        yield s
+
+
+def test_the_demo_allocates_romashkas_simulated_costs(
+    db, sim, tmp_path, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.contrib.auth import get_user_model
+
+    monkeypatch.delenv("DEMO_PASSWORD", raising=False)
+    monkeypatch.setattr(connection_sync_task, "apply_async", lambda **kw: None)
+    settings.YANDEX_SIMULATOR_URL = sim.url
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command(
+            "seed_demo", "--credentials-file", str(tmp_path / "c.json"), stdout=io.StringIO()
+        )
+    romashka = Tenant.objects.get(slug="romashka")
+    source = CostSource.objects.get(tenant=romashka, name=COST_SOURCE_NAME)
+
+    assert cost_source_pull(source_id=source.pk).status == "succeeded"
+
+    rows = sim.billing.file(sim.billing.dates()[-1]).rows
+    items = CostLineItem.objects.filter(tenant=romashka)
+    team = VirtualTag.objects.get(tenant=romashka, key="team")
+    caught = [r for r in rows if r["folder_name"] == "folder-2" and not r.get(LABEL + "team")]
+    assert caught
+    platform = items.filter(x_virtual_tags__contains={str(team.pk): "platform"})
+    assert platform.count() == len(caught)
+    assert platform.aggregate(s=Sum("billed_cost"))["s"] == sum(
+        (Decimal(r["cost"]) + Decimal(r["credit"]) for r in caught), Decimal(0)
+    )
+    web = Project.objects.get(tenant=romashka, name="Web shop")
+    web_rows = [r for r in rows if r.get(LABEL + "team") == "web"]
+    assert items.filter(x_project_id=web.pk).count() == len(web_rows) > 0
+
+    lead = get_user_model().objects.get(username="romashka-lead")
+    seen = CostLineItem.objects.for_user(lead, "view")
+    assert seen.count() == len(web_rows)
+    assert set(seen.values_list("x_project_id", flat=True)) == {web.pk}
