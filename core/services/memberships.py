@@ -194,6 +194,12 @@ def member_invite(
     account only gets a pending ``Invitation``: access starts when its owner accepts it in the
     portal, and the inviter learns neither the account's username nor anything else about it.
     """
+    if role in OPERATOR_ROLES and actor is not None and not actor.is_superuser:
+        # Checked before the email is looked up: the answer must not depend on whether the
+        # address belongs to an account, let alone a staff one (invites cannot probe accounts).
+        raise ValidationError(
+            {"role": _("Operator roles are given to MSP staff accounts by a superuser.")}
+        )
     email = User.objects.normalize_email(email).strip()
     if not email or "@" not in email:
         raise ValidationError({"email": _("Enter a valid email address.")})

@@ -348,3 +348,31 @@ def test_team_page_queries_do_not_grow_with_members(login, world):
     for _ in range(5):
         member(world.a, Role.ENGINEER)
     assert count() == before
+
+
+@pytest.mark.parametrize("email", ["operator-b@example.com", "owner-b@example.com", "nobody@x.io"])
+def test_operator_invite_by_email_answers_alike_for_any_address(world, email):
+    """Before: a staff address got an invitation and any other an error, so an operator could
+    learn which addresses belong to MSP staff. Now the answer does not depend on the address."""
+    from django.core.exceptions import ValidationError
+
+    from core.services.memberships import member_invite
+
+    User.objects.filter(pk=world.operator_b.pk).update(email="operator-b@example.com")
+    users, invitations = User.objects.count(), Invitation.objects.count()
+    with pytest.raises(ValidationError) as raised:
+        member_invite(actor=world.operator_a, tenant=world.a, email=email, role=Role.OPERATOR)
+    assert raised.value.message_dict == {
+        "role": ["Operator roles are given to MSP staff accounts by a superuser."]
+    }
+    assert (User.objects.count(), Invitation.objects.count()) == (users, invitations)
+
+
+def test_a_superuser_still_invites_staff_to_an_operator_role(world):
+    from core.services.memberships import member_invite
+
+    User.objects.filter(pk=world.operator_b.pk).update(email="operator-b@example.com")
+    invitation = member_invite(
+        actor=world.superuser, tenant=world.a, email="operator-b@example.com", role=Role.OPERATOR
+    )
+    assert isinstance(invitation, Invitation) and invitation.user_id == world.operator_b.pk
