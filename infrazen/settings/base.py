@@ -149,6 +149,7 @@ X_FRAME_OPTIONS = "DENY"
 # Content-Security-Policy of the admin and the portal (core/csp.py); set it to "" to turn it off.
 CONTENT_SECURITY_POLICY = env_str("CONTENT_SECURITY_POLICY", DEFAULT_CSP)
 CONTENT_SECURITY_POLICY_PATHS = ("/admin/", "/portal/")
+CONTENT_SECURITY_POLICY_DOCS_PATHS = ("/api/docs/", "/api/redoc/")
 if env_bool("USE_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 

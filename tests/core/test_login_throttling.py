@@ -135,3 +135,25 @@ def test_portal_pages_have_no_inline_scripts_or_styles(world, client):
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", body), path
         assert " style=" not in body and "<style" not in body, path
         assert not re.search(r"\son[a-z]+=", body), path
+
+
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
+def test_api_docs_send_a_policy_without_inline_scripts(world, client, path):
+    """Before: the docs had no policy at all, and Swagger's page carried an inline init script."""
+    client.force_login(world.operator_a)
+    response = client.get(path)
+    assert response.status_code == 200
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    script_src = next(p for p in policy.split("; ") if p.startswith("script-src"))
+    assert "'unsafe-inline'" not in script_src
+    body = response.content.decode()
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", body)
+
+
+def test_swagger_init_script_is_served_as_a_file(world, client):
+    client.force_login(world.operator_a)
+    response = client.get("/api/docs/?script=")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/javascript")
+    assert b"SwaggerUIBundle" in response.content
