@@ -725,8 +725,9 @@ class CostQueryView(APIView):
 
 
 class CostExportView(APIView):
-    """A tenant's costs for one month (of ChargePeriodStart, UTC) as a FOCUS 1.2 file, streamed:
-    `format=csv` (default) or `parquet`. Passes our conformance checker (manage.py focus_check)."""
+    """A tenant's costs for one month (of ChargePeriodStart, UTC) as a FOCUS file, streamed:
+    `format=csv` (default) or `parquet`, `version=1.2` (default) or `1.3`. Passes our conformance
+    checker (manage.py focus_check)."""
 
     permission_classes = [IsAuthenticated]
 
@@ -742,6 +743,12 @@ class CostExportView(APIView):
                 "period", OpenApiTypes.STR, description="YYYY-MM (default: this month, UTC)."
             ),
             OpenApiParameter("format", OpenApiTypes.STR, enum=list(export.FORMATS)),
+            OpenApiParameter(
+                "version",
+                OpenApiTypes.STR,
+                enum=list(export.EXPORT_VERSIONS),
+                description=f"FOCUS version of the file (default {export.DEFAULT_VERSION}).",
+            ),
             OpenApiParameter(
                 "escape_formulas",
                 OpenApiTypes.BOOL,
@@ -762,6 +769,7 @@ class CostExportView(APIView):
             period = params.get("period") or timezone.now().astimezone(dt.UTC).strftime("%Y-%m")
             start, end = export.parse_period(period)
             fmt = export.parse_format(params.get("format"))
+            version = export.parse_version(params.get("version"))
             escape = params.get("escape_formulas", "false").lower()
             if escape not in ("true", "false", "1", "0"):
                 raise export.ExportError(f"escape_formulas must be true or false (got {escape!r})")
@@ -771,7 +779,7 @@ class CostExportView(APIView):
         except export.ExportError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         plan = export.export_plan(
-            tenant.pk, start, end, scope=query.viewer_scope(request.user, tenant)
+            tenant.pk, start, end, version=version, scope=query.viewer_scope(request.user, tenant)
         )
         response = StreamingHttpResponse(
             export.stream_export(plan, fmt, escape_formulas=escape in ("true", "1")),
@@ -780,6 +788,7 @@ class CostExportView(APIView):
         name = export.file_name(tenant, period, fmt)
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         response["X-Focus-Rows"] = str(plan.rows)
+        response["X-Focus-Version"] = plan.version
         return response
 
 

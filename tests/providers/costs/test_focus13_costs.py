@@ -140,3 +140,27 @@ def test_the_default_export_stays_1_2_and_unknown_versions_are_refused(
     with pytest.raises(CommandError):
         run("export_focus", "--tenant", "alpha", "--period", "2026-01", "--version", "1.4",
             "-o", str(target))  # fmt: skip
+
+
+def test_the_api_exports_1_3_when_asked_and_refuses_an_unknown_version(
+    world, focus13_file, tmp_path, client
+):
+    """Before: the API wrote 1.2 whatever was asked; 1.3 was reachable only from the CLI."""
+    path, _ = focus13_file
+    run("import_focus", str(path), "--tenant", "alpha")
+    client.force_login(world.operator_a)
+
+    response = client.get(
+        "/api/v1/cost-export/", {"tenant": "alpha", "period": "2026-01", "version": "1.3"}
+    )
+
+    assert response.status_code == 200
+    assert response["X-Focus-Version"] == "1.3"
+    target = tmp_path / "api13.csv"
+    target.write_bytes(b"".join(response.streaming_content))
+    report = check_focus(target, strict=True)
+    assert report.passed and report.version == "1.3"
+
+    bad = client.get("/api/v1/cost-export/", {"tenant": "alpha", "version": "2.0"})
+    assert bad.status_code == 400
+    assert "FOCUS version must be one of 1.2, 1.3" in bad.json()["detail"]
