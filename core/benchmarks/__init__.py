@@ -7,7 +7,9 @@ figures as a dict, which the command prints as the last line (JSON).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import pkgutil
 import resource
 import statistics
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from types import ModuleType
 
 from django.apps import apps
+from django.db import connection
 
 
 def discover() -> dict[str, ModuleType]:
@@ -61,3 +64,31 @@ def summary(samples: list[float]) -> dict:
         "p99_ms": round(percentile(samples, 99), 2),
         "mean_ms": round(statistics.fmean(samples), 2) if samples else 0.0,
     }
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) of a local process, from /proc; None if it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def cpu_clock():
+    """CPU seconds spent inside the block by this process and by its PostgreSQL backend.
+
+    On a shared machine wall times move with the neighbours' load while CPU seconds barely do, so
+    benchmarks print both. The backend figure is None when the server is not local."""
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    figures: dict[str, float | None] = {}
+    python, db = time.process_time(), process_cpu_s(pid)
+    try:
+        yield figures
+    finally:
+        figures["python_cpu_s"] = round(time.process_time() - python, 3)
+        after = process_cpu_s(pid)
+        figures["db_cpu_s"] = None if db is None or after is None else round(after - db, 3)

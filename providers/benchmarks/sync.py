@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.db import connection as db
 
+from core.benchmarks import cpu_clock
 from core.models import Tenant
 from core.services.tenants import tenant_create
 from providers.adapters.registry import provider_spec, provider_specs
@@ -83,7 +84,8 @@ def run(
             start_sync=False,
             **spec.simulator.connection(url),
         )
-        first, first_s, first_writes = measured_sync(conn.pk)
+        with cpu_clock() as first_cpu:
+            first, first_s, first_writes = measured_sync(conn.pk)
         first_rps = first.seen / first_s
         report(
             f"  first sync: {first.seen} resources in {first_s:.2f} s = {first_rps:,.0f}/s "
@@ -100,8 +102,11 @@ def run(
         )
 
         runs, seconds, writes = [], [], dict.fromkeys((*WATCHED, *BOOKKEEPING), 0)
+        resync_cpu = []
         for _ in range(resyncs):
-            again, again_s, again_writes = measured_sync(conn.pk)
+            with cpu_clock() as cpu:
+                again, again_s, again_writes = measured_sync(conn.pk)
+            resync_cpu.append(cpu)
             runs.append(again)
             seconds.append(again_s)
             for table, count in again_writes.items():
@@ -135,12 +140,23 @@ def run(
         "resync_target_rps": TARGET_RESYNC_RPS,
         "resync_ratio": round(resync_rps / TARGET_RESYNC_RPS, 3),
         "resync_writes": resync_writes,
+        # CPU per 1,000 resources (this process + its PostgreSQL backend): steadier than
+        # rates on a shared machine. Re-syncs: the median run's.
+        "first_sync_cpu_ms_per_1k": _cpu_per_1k(first_cpu, first.seen),
+        "resync_cpu_ms_per_1k": statistics.median(
+            _cpu_per_1k(cpu, run.seen) for cpu, run in zip(resync_cpu, runs, strict=True)
+        ),
         "resync_bookkeeping_writes": {t: writes[t] for t in BOOKKEEPING},
         "first_sync_counted_inserts": counted["ins"],
         "measurement_consistent": consistent,
         "api_calls": first.api_calls,
         "resync_api_calls": runs[0].api_calls,
     }
+
+
+def _cpu_per_1k(cpu: dict, resources: int) -> float:
+    spent = cpu["python_cpu_s"] + (cpu["db_cpu_s"] or 0)
+    return round(spent * 1_000_000 / max(resources, 1), 1)
 
 
 def measured_sync(connection_id: int) -> tuple[SyncRun, float, dict[str, dict[str, int]]]:
