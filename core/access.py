@@ -16,6 +16,8 @@ that tenant are then narrowed per model by ``limited_scopes`` in ``for_user``.
 
 from __future__ import annotations
 
+import contextlib
+
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import Q
 
@@ -63,13 +65,43 @@ def suspended_tenant_ids():
 
 
 def allowed_tenants(user, capability: str, *, action: str = "view"):
-    """A lazy Tenant queryset (usable as a subquery), or None meaning "every tenant"."""
+    """A lazy Tenant queryset (usable as a subquery), or None meaning "every tenant".
+
+    Remembered on the user object for what it depends on (capability, action, the user's flags
+    and token): a request asks several times (the rows, the filter choices, the related fields)
+    and building it is most of the cost of scoping. It stays lazy SQL, so grants changed later
+    are still seen; a fresh clone is handed out so nobody shares a result cache."""
+    token = getattr(user, "api_token", None) if user is not None else None
+    key = (
+        capability,
+        action,
+        getattr(user, "pk", None),
+        getattr(user, "is_authenticated", False),
+        getattr(user, "is_active", False),
+        getattr(user, "is_superuser", False),
+        getattr(user, "is_staff", False),
+        getattr(token, "pk", None),
+        getattr(token, "tenant_id", None),
+        getattr(token, "allows_write", None),
+    )
+    memo = getattr(user, "_allowed_tenants_memo", None) if user is not None else None
+    if memo is not None and key in memo:
+        tenants = memo[key]
+        return None if tenants is None else tenants.all()
+    tenants = _allowed_tenants(user, capability, action=action, token=token)
+    if user is not None:
+        # An object without a __dict__ has nowhere to remember it: nothing is lost.
+        with contextlib.suppress(AttributeError):
+            user.__dict__.setdefault("_allowed_tenants_memo", {})[key] = tenants
+    return None if tenants is None else tenants.all()
+
+
+def _allowed_tenants(user, capability: str, *, action: str, token):
     from core.models import Tenant
 
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return Tenant.objects.none()
 
-    token = getattr(user, "api_token", None)
     if token is not None and action not in READ_ACTIONS and not token.allows_write:
         return Tenant.objects.none()
 
