@@ -153,27 +153,34 @@ class ProjectWalker:
                     continue
                 yield records.image(item, region=region, project_id=self.project_id)
 
-    def _database(self, region: str, url: str) -> Iterator[ResourceRecord]:
-        """Trove instances (``/instances``); Selectel's DBaaS answers ``/datastores``."""
-        key, path = self.database_path
-        for page in self._pages(f"{url}/{path}", key):
-            for item in page:
-                yield records.database(item, region=region, project_id=self.project_id)
+    # Trove's catalog URL ends with /v1.0/<project> and lists "instances"; Selectel's DBaaS
+    # lists "datastores" under /v1.
+    database_collection = "instances"
+    database_version = ""
 
-    database_path = ("instances", "instances")
-    kubernetes_groups_path = ""  # "" : node groups are not listed (Magnum lists them per cluster)
+    def _database(self, region: str, url: str) -> Iterator[ResourceRecord]:
+        base = versioned(url, self.database_version) if self.database_version else url
+        flavors = self._flavors.get(region)
+        key = self.database_collection
+        for page in self._pages(f"{base}/{key}", key):
+            for item in page:
+                yield records.database(
+                    item, region=region, project_id=self.project_id, flavors=flavors
+                )
 
     def _kubernetes(self, region: str, url: str) -> Iterator[ResourceRecord]:
-        clusters = self._all(f"{url}/clusters", "clusters")
+        base = versioned(url, "v1")
+        clusters = self._all(f"{base}/clusters", "clusters")
         for item in clusters:
             cluster = records.k8s_cluster(item, region=region, project_id=self.project_id)
             yield cluster
-            for group in self.node_groups(url, cluster.provider_id):
+            for group in self.node_groups(base, cluster.provider_id):
                 yield records.k8s_node_group(
                     group,
                     cluster_id=cluster.provider_id,
                     region=region,
                     project_id=self.project_id,
+                    flavors=self._flavors.get(region),
                 )
 
     def node_groups(self, url: str, cluster_id: str) -> list[dict]:
@@ -183,3 +190,59 @@ class ProjectWalker:
         if not isinstance(groups, list):
             raise ProviderError(f"{self.provider}: node groups of {cluster_id} are not a list")
         return [g for g in groups if isinstance(g, Mapping)]
+
+
+# Where a probe lists one item of each service (path under the service's catalog URL).
+PROBE_PATHS = {
+    "compute": ("", "servers/detail"),
+    "block_storage": ("", "volumes/detail"),
+    "network": ("v2.0", "floatingips"),
+    "load_balancer": ("v2", "lbaas/loadbalancers"),
+    "image": ("v2", "images"),
+    "kubernetes": ("v1", "clusters"),
+}
+
+
+def probe_services(walker: ProjectWalker, names: Mapping[str, str]) -> list[Any]:
+    """One cheap call per service of the walker's project (first region of each), as
+    ``ServiceProbe``s: readable, denied (403), absent (404/501, or in no region of the catalog)."""
+    from providers.adapters.base import ServiceProbe
+    from providers.adapters.listing import outcome_of
+
+    probes = []
+    token = walker.session.token()
+    for service in walker.services:
+        name = names.get(service, service)
+        regions = walker.endpoints(service, token)
+        if not regions:
+            probes.append(ServiceProbe(service, name, str(ListingOutcome.ABSENT), "not in catalog"))
+            continue
+        url = next(iter(regions.values()))
+        if service == "database":
+            version, path = walker.database_version, walker.database_collection
+        else:
+            version, path = PROBE_PATHS[service]
+        base = versioned(url, version) if version else url
+        try:
+            walker.session.get(f"{base}/{path}", {"limit": 1})
+        except ProviderError as exc:
+            outcome = outcome_of(exc)
+            if outcome is None and exc.status == 401:
+                raise
+            probes.append(
+                ServiceProbe(service, name, str(outcome or ListingOutcome.FAILED), str(exc))
+            )
+            continue
+        probes.append(ServiceProbe(service, name, str(ListingOutcome.COMPLETE)))
+    return probes
+
+
+def probe_summary(probes) -> str:
+    readable = [p.name for p in probes if p.outcome == ListingOutcome.COMPLETE]
+    other = [f"{p.name} ({p.outcome})" for p in probes if p.outcome != ListingOutcome.COMPLETE]
+    parts = []
+    if readable:
+        parts.append("readable: " + ", ".join(readable))
+    if other:
+        parts.append("not readable: " + ", ".join(other))
+    return "; ".join(parts)

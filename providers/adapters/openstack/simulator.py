@@ -546,7 +546,7 @@ class OpenStackCloud:
                 kind = rest.split("/")[1]
                 return self._page(list(items[kind].values()), query, kind, request)
         elif service == "network":
-            if rest == "/v2.0/floatingips":
+            if rest in ("/v2.0/floatingips", "/floatingips"):
                 return self._page(
                     list(items["floatingips"].values()), query, "floatingips", request
                 )
