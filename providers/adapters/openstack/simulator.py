@@ -151,7 +151,11 @@ class OpenStackCloud:
             project = Project(pid, f"project-{index + 1}")
             project.regions = {region: _empty() for region in regions}
             self.projects[pid] = project
-            for _ in range(resources_per_project):
+            # One of each kind first (every listing has something to lose), then a random mix.
+            kinds = [kind for kind, _ in MIX][:resources_per_project]
+            for kind in kinds:
+                self._add(project, kind)
+            for _ in range(resources_per_project - len(kinds)):
                 self._add(project, self._kind())
 
     # -- inventory -------------------------------------------------------------------------------
