@@ -158,6 +158,11 @@ class OpenStackCloud:
             for _ in range(resources_per_project - len(kinds)):
                 self._add(project, self._kind())
 
+    @staticmethod
+    def first_project_id(seed: int) -> str:
+        """The id of the first project a cloud seeded with ``seed`` creates."""
+        return uuid.UUID(int=random.Random(seed).getrandbits(128)).hex
+
     # -- inventory -------------------------------------------------------------------------------
 
     def _kind(self) -> str:
