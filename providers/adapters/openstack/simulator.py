@@ -137,6 +137,8 @@ class OpenStackCloud:
         # (service, region or "") -> status: 403 denied, 404/501 absent.
         self.answers: dict[tuple[str, str], int] = {}
         self.uncatalogued: set[tuple[str, str]] = set()  # (service, region) left out
+        # Projects the user has no role in: a token scoped to one is refused (401).
+        self.roleless_projects: set[str] = set()
         self.projects: dict[str, Project] = {}
         # server id -> its instance actions (kept after the server is deleted)
         self.actions: dict[str, list[dict]] = {}
@@ -451,7 +453,7 @@ class OpenStackCloud:
             project = self.projects.get(str(wanted.get("id") or "")) or next(
                 (p for p in self.projects.values() if p.name == wanted.get("name")), None
             )
-            if project is None:
+            if project is None or project.id in self.roleless_projects:
                 raise OpenStackError(401, "Could not find project", title="error")
             project_id = project.id
             token_body["project"] = {

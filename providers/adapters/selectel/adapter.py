@@ -281,6 +281,17 @@ class SelectelAdapter(ProviderAdapter):
                         "a static token cannot read OpenStack",
                     )
                 continue
+            try:
+                self.project_session(project_id).token()
+            except ProviderAuthError as exc:
+                # The account-scoped token was issued, so the password is right: a refused
+                # project scope means the user has no role in this project. That project's
+                # services are unreadable; the other projects are walked.
+                for service in ORDER:
+                    report.record(
+                        service, TYPES[service], project_id, ListingOutcome.DENIED, str(exc)
+                    )
+                continue
             yield from self.walker(project_id)
 
     def _metrics(

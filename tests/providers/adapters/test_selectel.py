@@ -297,3 +297,16 @@ def test_refresh_one_server_as_discovery_yields_it(sim, make):
     project, region, _, _ = sim.cloud.find(vm.provider_id)
     sim.cloud.remove(project, region, "servers", vm.provider_id)
     assert make(sim).refresh(vm.provider_id) is None
+
+
+def test_a_project_without_a_role_is_denied_and_the_others_are_walked(sim, make):
+    first, second = list(sim.cloud.projects)
+    sim.cloud.roleless_projects.add(first)
+    adapter = make(sim)
+
+    records = list(adapter.discover())
+
+    assert {r.sub_account for r in records if r.type != "project"} == {second}
+    assert adapter.listing.units[("vm", first)] == ListingOutcome.DENIED
+    assert adapter.listing.units[("vm", second)] == ListingOutcome.COMPLETE
+    assert not adapter.listing.may_delete("disk", first)
