@@ -146,6 +146,20 @@ class ProviderPriceForm(forms.ModelForm):
             choices=[(s.key, s.name) for s in provider_specs() if estimates_only(s)],
         )
 
+    def clean_currency(self):
+        from providers.focus.currencies import ISO_4217
+
+        code = (self.cleaned_data.get("currency") or "").strip().upper()
+        if code not in ISO_4217:
+            raise ValidationError(_("Give an ISO 4217 currency code."))
+        return code
+
+    def clean_price(self):
+        price = self.cleaned_data.get("price")
+        if price is not None and price < 0:
+            raise ValidationError(_("A price cannot be negative."))
+        return price
+
 
 @admin.register(ProviderPrice)
 class ProviderPriceAdmin(PlatformDataAdmin):

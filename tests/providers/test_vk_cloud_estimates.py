@@ -210,3 +210,31 @@ def test_prices_are_platform_data_audited_and_checked(world, prices):
     assert caught.value.message_dict
     provider_price_delete(actor=world.superuser, entry=price)
     assert not ProviderPrice.objects.filter(pk=price.pk).exists()
+
+
+def test_the_admin_keeps_the_price_list_for_superusers(world, client):
+    from django.urls import reverse
+
+    url = reverse("admin:providers_providerprice_add")
+    form = {
+        "provider": "vk_cloud",
+        "resource_type": "vm",
+        "metric": "vcpu_hour",
+        "variant": "",
+        "valid_from": "2026-02-01",
+        "price": "1.25",
+        "currency": "rub",
+        "note": "",
+    }
+    client.force_login(world.operator_a, backend="django.contrib.auth.backends.ModelBackend")
+    assert client.post(url, form).status_code == 403  # operators read, superusers write
+    client.force_login(world.superuser, backend="django.contrib.auth.backends.ModelBackend")
+
+    bad = client.post(url, {**form, "currency": "roubles", "price": "-1"})
+    assert bad.status_code == 200
+    errors = bad.context["adminform"].form.errors
+    assert "currency" in errors and "price" in errors
+    assert client.post(url, form).status_code == 302
+    price = ProviderPrice.objects.get()
+    assert (price.currency, price.price) == ("RUB", Decimal("1.25"))
+    assert AuditEvent.objects.filter(event_type="providerprice.created").exists()
