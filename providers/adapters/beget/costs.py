@@ -17,7 +17,7 @@ Whether ``user_rate_current`` covers the plan only or plan + servers is not docu
 (the seed's origin project saw it match the servers' sum on a cloud-only account). With
 ``plan_rate="auto"`` the reading that agrees better with the plan's own price
 (``user_rate_month`` / 30, or ``user_rate_year`` / 365 on a yearly plan) wins; a connection can
-pin it ("plan" or "total"). Each row says which basis it used (``x_extensions.estimate_basis``).
+pin it ("plan" or "total"). Each row says which basis it used (``x_extensions.x_estimate_basis``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from providers.adapters.beget import values as v
 from providers.adapters.beget.discovery import BegetOptions
 
 CURRENCY = "RUB"  # Beget bills in roubles (inferred: no currency field anywhere)
-EXTENSIONS = ("estimate_basis",)
+EXTENSIONS = ("x_estimate_basis",)
 BASIS_PLAN = "user_rate_current"
 BASIS_PLAN_MINUS_SERVERS = "user_rate_current minus servers' price_day"
 BASIS_SERVER = "price_day"
@@ -112,7 +112,7 @@ def daily_costs(
                     resource_name=login,
                     resource_type=ResourceType.ACCOUNT,
                     sku_id=plan or None,
-                    extensions={"estimate_basis": basis},
+                    extensions={"x_estimate_basis": basis},
                 )
             for server in servers:
                 price = prices.get(server.provider_id)
@@ -137,6 +137,6 @@ def daily_costs(
                     region_id=server.region,
                     sku_id=str(server.properties.get("configuration_id") or "") or None,
                     tags=dict(server.labels) or None,
-                    extensions={"estimate_basis": BASIS_SERVER},
+                    extensions={"x_estimate_basis": BASIS_SERVER},
                 )
         day += dt.timedelta(days=1)
