@@ -5,6 +5,7 @@ deleted, unchanged resources cost no write, a refused section degrades the conne
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 
 import pytest
@@ -140,3 +141,24 @@ def test_rate_limits_and_outages_are_ridden_out(bg_connection, bg_sim):
 
     assert run.status == SyncRun.Status.SUCCEEDED and run.complete
     assert run.created == bg_sim.expected_count()
+
+
+def test_server_cpu_is_stored_and_kept_when_the_statistics_are_refused(bg_connection, bg_sim):
+    from providers.models import ResourceMetric
+    from providers.services.metrics import resource_metrics_collect
+
+    _sync(bg_connection)
+    lookback = dt.timedelta(hours=3)
+
+    run = resource_metrics_collect(connection_id=bg_connection.pk, lookback=lookback)
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    stored = ResourceMetric.objects.filter(resource__connection=bg_connection)
+    vms = _live(bg_connection, type="vm").count()
+    assert stored.filter(metric="cpu_utilization").count() == 3 * vms
+    before = stored.count()
+    bg_sim.deny_service("vps_statistic")
+
+    resource_metrics_collect(connection_id=bg_connection.pk, lookback=lookback)
+
+    assert stored.count() == before
