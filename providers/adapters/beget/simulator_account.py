@@ -16,6 +16,7 @@ JSON number or as a string, alternating by item (ids, prices, flags), as the rea
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import random
 import threading
@@ -140,6 +141,7 @@ class Account:
         self._next_id = 100_000 + seed * 1000
         for _ in range(domains):
             self._add_domain()
+        self._unserved = collections.deque(self.domains)
         for _ in range(sites):
             self._add_site()
         for _ in range(databases):
@@ -186,8 +188,10 @@ class Account:
 
     def _add_site(self) -> Site:
         site_id = self._id()
-        free = [d for d in self.domains if not any(d in s.domain_ids for s in self.sites.values())]
-        domain_ids = free[:1] or [self._add_domain().id]
+        # The next domain no site serves yet (domains are added in id order), else a new one.
+        while self._unserved and self._unserved[0] not in self.domains:
+            self._unserved.popleft()
+        domain_ids = [self._unserved.popleft()] if self._unserved else [self._add_domain().id]
         site = Site(id=site_id, path=f"site{site_id}/public_html", domain_ids=domain_ids)
         self.sites[site_id] = site
         return site
