@@ -157,3 +157,40 @@ def test_balances_are_collected_with_beget_s_days_to_block(connection, sim):
     connection.refresh_from_db()
     [forecast] = connection.balance_forecast["currencies"]
     assert Decimal(forecast["provider_days_to_block"]) == sim.account.days_to_block
+
+
+def test_seed_demo_connects_to_a_running_beget_simulator_with_its_cost_source(
+    db, sim, tmp_path, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    import io
+
+    from django.core.management import call_command
+
+    from providers.adapters.registry import provider_spec
+    from providers.demo_steps import connection_name, cost_source_name
+    from providers.services.sync import connection_sync
+    from providers.tasks import connection_sync_task
+
+    monkeypatch.delenv("DEMO_PASSWORD", raising=False)
+    monkeypatch.setattr(connection_sync_task, "apply_async", lambda **kw: None)
+    settings.BEGET_SIMULATOR_URL = sim.url
+    spec = provider_spec("beget")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command(
+            "seed_demo", "--credentials-file", str(tmp_path / "c.json"), stdout=io.StringIO()
+        )
+
+    sources = CostSource.objects.filter(name=cost_source_name(spec)).select_related("connection")
+    assert sources.count() == 2
+    source = sources.first()
+    assert source.kind == CostSource.Kind.PROVIDER_API
+    assert source.connection.name == connection_name(spec)
+    run = connection_sync(connection_id=source.connection_id, trigger="created")
+    assert run.seen == sim.expected_count()
+    result = cost_source_pull(source_id=source.pk, trigger="manual")
+    assert result.status == "succeeded", result.error
+    items = CostLineItem.objects.filter(x_source_key=source.source_key)
+    assert items.exists() and not items.filter(x_estimated=False).exists()
+    # Rows link to the synced resources (the account, the servers).
+    assert not items.filter(x_resource_id__isnull=True).exists()
