@@ -28,6 +28,7 @@ from providers.adapters.base import (
     OperationStatus,
     ProviderAdapter,
     ProviderError,
+    ProviderPermissionDenied,
     ProviderResponseError,
     ResourceRecord,
     ResourceType,
@@ -226,12 +227,22 @@ class BegetAdapter(ProviderAdapter):
         account = self.records.account(info)
         servers: list[ResourceRecord] = []
         if self.client.credentials.has_vps:
-            for page in self.client.servers():
-                servers.extend(
-                    self.records.server(item)
-                    for item in page
-                    if v.text(item.get("status")).upper() != "REMOVED"
-                )
+            try:
+                for page in self.client.servers():
+                    servers.extend(
+                        self.records.server(item)
+                        for item in page
+                        if v.text(item.get("status")).upper() != "REMOVED"
+                    )
+            except ProviderPermissionDenied as exc:
+                # A period is replaced by exactly what this returns: without the servers it
+                # would silently shrink, so the pull fails instead, and not as refused
+                # credentials (the hosting API answered).
+                raise ProviderResponseError(
+                    f"{v.PROVIDER}: the cloud servers cannot be read, so their costs cannot be "
+                    f"estimated ({exc})",
+                    status=exc.status,
+                ) from None
         return beget_costs.daily_costs(
             info=info,
             account=account,

@@ -118,3 +118,14 @@ def test_auto_keeps_a_plan_only_rate_as_it_is(dated_sim, make_beget):
     rows = list(adapter.costs(_period(TODAY, TODAY)))
     plan = next(r for r in rows if r.resource_id == dated_sim.config.login)
     assert plan.billed_cost == Decimal("11.50")
+
+
+def test_costs_fail_rather_than_leave_out_servers_they_cannot_read(dated_sim, make_beget):
+    from providers.adapters.base import ProviderAuthError, ProviderResponseError
+
+    dated_sim.deny_service("vps")
+    adapter = make_beget(dated_sim, clock=_clock)
+
+    with pytest.raises(ProviderResponseError, match="cloud servers cannot be read") as caught:
+        list(adapter.costs(_period(TODAY, TODAY)))
+    assert not isinstance(caught.value, ProviderAuthError)
