@@ -162,3 +162,25 @@ def test_server_cpu_is_stored_and_kept_when_the_statistics_are_refused(bg_connec
     resource_metrics_collect(connection_id=bg_connection.pk, lookback=lookback)
 
     assert stored.count() == before
+
+
+def test_refused_vps_credentials_fail_the_sync_but_keep_what_was_read(world, bg_sim):
+    connection = ConnectionFactory(
+        actor=world.operator_a,
+        tenant=world.a,
+        provider="beget",
+        name="Hosting, wrong VPS password",
+        credentials={**bg_sim.credentials, "vps_password": "not-the-vps-password"},
+        endpoints={"*": bg_sim.url},
+    )
+
+    run = _sync(connection, adapter_factory=_fast)
+
+    assert run.status == SyncRun.Status.FAILED
+    assert "INCORRECT_CREDENTIALS" in run.error
+    assert "not-the-vps-password" not in run.error
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.AUTH_FAILED
+    # The hosting side listed before the servers is stored; nothing is marked deleted.
+    assert _live(connection, type="site").count() == len(bg_sim.account.sites)
+    assert not _live(connection, type="vm").exists() and run.deleted == 0
