@@ -243,12 +243,17 @@ def _case_token_revoke(world):
 
 
 # --- providers -----------------------------------------------------------------------------
+CLOSED_PORT_URL = "http://127.0.0.1:9"  # the discard port: nothing listens on it here
+
+
 def _connection(tenant, **extra):
     from tests.factories import ConnectionFactory
 
-    # "beget" has no discovery adapter yet: syncs fail at once, with no network involved
-    # (Selectel and VK Cloud have theirs now and would call their real hosts).
-    return ConnectionFactory(tenant=tenant, **{"provider": "beget", **extra})
+    # Every provider has an adapter now: the sample's endpoints point at a closed local port, so
+    # a sync a contract triggers fails at once, with no network involved.
+    return ConnectionFactory(
+        tenant=tenant, **{"provider": "beget", "endpoints": {"*": CLOSED_PORT_URL}, **extra}
+    )
 
 
 @sample("providers.connection")

@@ -84,8 +84,8 @@ def sample_credentials(provider: str, name: str = "sample") -> dict:
 class ConnectionFactory(_ServiceFactory):
     """``connection_create`` without the first sync (credentials encrypted, webhook secret set).
 
-    The default provider is Yandex Cloud with an OAuth token; ``provider="selectel"`` (no
-    discovery adapter yet) makes syncs fail at once with no network involved.
+    The default provider is Yandex Cloud with an OAuth token; point ``endpoints`` at a closed
+    local port (see tests.contracts.samples) for syncs that fail at once with no network.
     """
 
     class Meta:

@@ -301,17 +301,6 @@ def test_records_outside_the_period_asked_for_fail_the_import(world, api):
     assert not CostLineItem.objects.exists()  # nothing of the month was loaded
 
 
-def test_a_provider_without_an_adapter_fails_the_pull_with_the_reason(world):
-    # Beget declares a cost API but has no adapter on this branch yet.
-    connection = ConnectionFactory(tenant=world.a, provider="beget", name="Hosting")
-    source = _source(world, connection=connection)
-
-    result = cost_source_pull(source_id=source.pk, trigger="manual")
-
-    assert result.status == "failed"
-    assert "No adapter for Beget yet" in result.error
-
-
 def test_only_providers_declaring_a_cost_api_take_api_sources(world):
     from django.core.exceptions import ValidationError
 
