@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from allocation.conditions import describe
 from allocation.models import (
+    BusinessMetric,
+    BusinessMetricValue,
     BusinessUnit,
     CostCenter,
     Environment,
@@ -23,6 +26,12 @@ from allocation.models import (
     VirtualTag,
 )
 from allocation.services.dimensions import dimension_create, dimension_delete, dimension_update
+from allocation.services.metrics import (
+    business_metric_create,
+    business_metric_delete,
+    business_metric_pull,
+    business_metric_update,
+)
 from allocation.services.rules import EDITABLE as RULE_FIELDS
 from allocation.services.rules import tag_rule_create, tag_rule_delete, tag_rule_update
 from allocation.services.runs import mapping_run_request
@@ -297,3 +306,84 @@ class MappingRunAdmin(ReadOnlyTenantScopedAdmin):
             "done": progress.get("batches_done", 0),
             "all": progress["batches"],
         }
+
+
+# --- unit economics --------------------------------------------------------------------------
+METRIC_FIELDS = [
+    "name",
+    "unit",
+    "description",
+    "dimension",
+    "pull_url",
+    "pull_path",
+    "pull_interval",
+    "enabled",
+]
+
+
+@admin.register(BusinessMetric)
+class BusinessMetricAdmin(TenantScopedAdmin):
+    """Business metrics (orders, active users …) for cost per unit. Points arrive through the
+    API, CSV uploads (portal) or pulls of the metric's URL (action "Pull now")."""
+
+    list_display = [
+        "name",
+        "unit",
+        "dimension",
+        "tenant",
+        "enabled",
+        "last_pull_status",
+        "last_pull_at",
+    ]
+    list_filter = ["dimension", "enabled", "last_pull_status", TenantListFilter]
+    search_fields = ["name", "unit"]
+    list_select_related = ["tenant"]
+    actions = ["pull_now"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["tenant", *METRIC_FIELDS]
+        if obj is not None:
+            fields += ["last_pull_at", "last_pull_status", "last_pull_points", "last_pull_error"]
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["tenant", "last_pull_at", "last_pull_status", "last_pull_points", "last_pull_error"]
+
+    def service_create(self, request, form):
+        data = {k: form.cleaned_data[k] for k in ["tenant", *METRIC_FIELDS]}
+        return business_metric_create(actor=request.user, **data)
+
+    def service_update(self, request, obj, form):
+        changes = {k: form.cleaned_data[k] for k in METRIC_FIELDS if k in form.changed_data}
+        return business_metric_update(
+            actor=request.user, metric=BusinessMetric.objects.get(pk=obj.pk), **changes
+        )
+
+    def service_delete(self, request, obj):
+        business_metric_delete(actor=request.user, metric=obj)
+
+    @admin.action(description=_("Pull now"), permissions=["change"])
+    def pull_now(self, request, queryset):
+        for metric in queryset.for_user(request.user, "change").exclude(pull_url=""):
+            try:
+                result = business_metric_pull(actor=request.user, metric=metric)
+            except ValidationError as exc:
+                self.message_user(request, f"{metric}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    _("%(metric)s: %(n)d points stored.") % {"metric": metric, "n": result.stored},
+                    messages.SUCCESS,
+                )
+
+
+@admin.register(BusinessMetricValue)
+class BusinessMetricValueAdmin(ReadOnlyTenantScopedAdmin):
+    list_display = ["metric", "day", "dimension_value_id", "value", "tenant", "updated_at"]
+    list_filter = [TenantListFilter]
+    search_fields = ["metric__name"]
+    list_select_related = ["tenant", "metric"]
+    ordering = ["-day", "metric_id"]
+    date_hierarchy = "day"

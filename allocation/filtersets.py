@@ -6,6 +6,8 @@ import django_filters
 from django.contrib.auth import get_user_model
 
 from allocation.models import (
+    BusinessMetric,
+    BusinessMetricValue,
     BusinessUnit,
     CostCenter,
     Environment,
@@ -17,6 +19,7 @@ from allocation.models import (
     TagRule,
     VirtualTag,
 )
+from allocation.models.metrics import DIMENSION_CHOICES
 from core.api.base import TenantScopedFilterSet
 from core.filters import UtcDateTimeFilter
 from core.models import Tenant
@@ -138,3 +141,27 @@ class MappingRunFilterSet(TenantScopedFilterSet):
     class Meta:
         model = MappingRun
         fields = ["tenant", "status", "trigger", "created_by"]
+
+
+class BusinessMetricFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    dimension = django_filters.ChoiceFilter(choices=DIMENSION_CHOICES)
+    enabled = django_filters.BooleanFilter()
+    last_pull_status = django_filters.ChoiceFilter(choices=BusinessMetric.PullStatus.choices)
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
+
+    class Meta:
+        model = BusinessMetric
+        fields = ["tenant", "dimension", "enabled", "last_pull_status", "q"]
+
+
+class BusinessMetricValueFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    metric = django_filters.ModelChoiceFilter(queryset=BusinessMetric.objects.all())
+    day_from = django_filters.DateFilter(field_name="day", lookup_expr="gte")
+    day_to = django_filters.DateFilter(field_name="day", lookup_expr="lte")
+    dimension_value_id = django_filters.NumberFilter()
+
+    class Meta:
+        model = BusinessMetricValue
+        fields = ["tenant", "metric", "day_from", "day_to", "dimension_value_id"]

@@ -12,6 +12,8 @@ from rest_framework import serializers
 
 from allocation.conditions import describe
 from allocation.models import (
+    BusinessMetric,
+    BusinessMetricValue,
     BusinessUnit,
     CostCenter,
     Environment,
@@ -250,3 +252,65 @@ class MappingRunSerializer(_TenantOwned):
             "finished_at",
             "duration_ms",
         ]
+
+
+# --- unit economics --------------------------------------------------------------------------
+class BusinessMetricSerializer(_TenantOwned):
+    """A business metric (orders, active users …). With ``dimension``, every point names a
+    value of that dimension (``dimension_value``: its id). ``pull_url``: an HTTP JSON endpoint
+    pulled every ``pull_interval`` seconds (customers: public HTTPS hosts only); the answer, at
+    ``pull_path``, is a list of {"date", "value"[, "dimension_value"]}."""
+
+    class Meta:
+        model = BusinessMetric
+        fields = [
+            "id",
+            "tenant",
+            "name",
+            "unit",
+            "description",
+            "dimension",
+            "pull_url",
+            "pull_path",
+            "pull_interval",
+            "enabled",
+            "last_pull_at",
+            "last_pull_status",
+            "last_pull_error",
+            "last_pull_points",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "last_pull_at",
+            "last_pull_status",
+            "last_pull_error",
+            "last_pull_points",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class BusinessMetricValueSerializer(TenantScopedSerializer):
+    class Meta:
+        model = BusinessMetricValue
+        fields = ["id", "tenant", "metric", "day", "dimension_value_id", "value", "updated_at"]
+        read_only_fields = fields
+
+
+class MetricPointsSerializer(serializers.Serializer):
+    points = serializers.ListField(
+        child=serializers.DictField(),
+        allow_empty=False,
+        max_length=50_000,
+        help_text='[{"date": "2026-01-31", "value": "1200", "dimension_value": 7}, …]',
+    )
+
+
+class MetricUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV with a header: date,value[,dimension_value].")
+    policy = serializers.ChoiceField(
+        choices=["reject_file", "skip_rows"],
+        default="reject_file",
+        help_text="reject_file: a bad line stores nothing; skip_rows: store the good lines.",
+    )

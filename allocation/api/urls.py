@@ -15,10 +15,13 @@ ROUTES = [
     ("virtual-tags", views.VirtualTagViewSet, "virtualtag"),
     ("tag-rules", views.TagRuleViewSet, "tagrule"),
     ("mapping-runs", views.MappingRunViewSet, "mappingrun"),
+    ("business-metrics", views.BusinessMetricViewSet, "businessmetric"),
+    ("business-metric-values", views.BusinessMetricValueViewSet, "businessmetricvalue"),
 ]
 
 # Reports (aggregates, not model collections): plain views beside the router.
 urlpatterns = [
     path("tag-discovery/", views.TagDiscoveryView.as_view(), name="tag-discovery"),
     path("tag-compliance/", views.TagComplianceView.as_view(), name="tag-compliance"),
+    path("unit-costs/", views.UnitCostView.as_view(), name="unit-costs"),
 ]

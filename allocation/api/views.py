@@ -8,12 +8,14 @@ import datetime as dt
 import re
 import zoneinfo
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,6 +24,8 @@ from allocation import filtersets as f
 from allocation import selectors
 from allocation.api import serializers as s
 from allocation.models import (
+    BusinessMetric,
+    BusinessMetricValue,
     BusinessUnit,
     CostCenter,
     Environment,
@@ -35,6 +39,15 @@ from allocation.models import (
 )
 from allocation.preview import last_month, month_range
 from allocation.services.dimensions import dimension_create, dimension_delete, dimension_update
+from allocation.services.metrics import (
+    MAX_CSV_BYTES,
+    business_metric_create,
+    business_metric_csv_import,
+    business_metric_delete,
+    business_metric_points_upsert,
+    business_metric_pull,
+    business_metric_update,
+)
 from allocation.services.rules import tag_rule_create, tag_rule_delete, tag_rule_update
 from allocation.services.runs import mapping_run_request
 from allocation.services.tags import (
@@ -439,5 +452,162 @@ class TagComplianceView(APIView):
                     }
                     for k in report.keys
                 ],
+            }
+        )
+
+
+# --- unit economics --------------------------------------------------------------------------
+def _service_errors(exc) -> dict:
+    """A service's ValidationError as DRF error detail (field -> messages)."""
+    from rest_framework.serializers import as_serializer_error
+
+    return as_serializer_error(exc)
+
+
+class BusinessMetricViewSet(_ServiceViewSet):
+    """Business metrics for unit economics (cost per order, per active user …).
+    POST /business-metrics/{id}/points/ upserts points (all or nothing), .../upload/ takes a
+    CSV (multipart ``file``, ``policy``), .../pull/ pulls the metric's URL now. Cost per unit:
+    /unit-costs/."""
+
+    queryset = BusinessMetric.objects.all()
+    serializer_class = s.BusinessMetricSerializer
+    filterset_class = f.BusinessMetricFilterSet
+    ordering_fields = ["name", "created_at"]
+    action_map = {"points": "change", "upload": "change", "pull": "change"}
+
+    def get_serializer_class(self):
+        return {
+            "points": s.MetricPointsSerializer,
+            "upload": s.MetricUploadSerializer,
+        }.get(self.action, s.BusinessMetricSerializer)
+
+    def service_create(self, data):
+        return business_metric_create(actor=self.request.user, **data)
+
+    def service_update(self, instance, data):
+        return business_metric_update(actor=self.request.user, metric=instance, **data)
+
+    def service_delete(self, instance):
+        business_metric_delete(actor=self.request.user, metric=instance)
+
+    @extend_schema(request=s.MetricPointsSerializer, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def points(self, request, pk=None):
+        """Insert or replace points; one bad point stores nothing (400 names it)."""
+        metric = self.get_object()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            result = business_metric_points_upsert(
+                actor=request.user, metric=metric, points=serializer.validated_data["points"]
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError(_service_errors(exc)) from None
+        return Response(result.as_dict())
+
+    @extend_schema(request=s.MetricUploadSerializer, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def upload(self, request, pk=None):
+        """A CSV of points (header date,value[,dimension_value]); bad lines are reported with
+        their line number and reason."""
+        metric = self.get_object()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data["file"]
+        if upload.size > MAX_CSV_BYTES:
+            raise ValidationError({"file": ["The file is larger than 5 MB."]})
+        try:
+            result = business_metric_csv_import(
+                actor=request.user,
+                metric=metric,
+                content=upload.read(),
+                policy=serializer.validated_data["policy"],
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError(_service_errors(exc)) from None
+        return Response(result.as_dict())
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def pull(self, request, pk=None):
+        """Pull the metric's URL now (a failure is a 400 and is kept on the metric)."""
+        metric = self.get_object()
+        try:
+            result = business_metric_pull(actor=request.user, metric=metric)
+        except DjangoValidationError as exc:
+            raise ValidationError(_service_errors(exc)) from None
+        return Response(result.as_dict())
+
+
+class BusinessMetricValueViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet
+):
+    """Recorded points of business metrics (write them through /business-metrics/{id}/...)."""
+
+    queryset = BusinessMetricValue.objects.all()
+    serializer_class = s.BusinessMetricValueSerializer
+    filterset_class = f.BusinessMetricValueFilterSet
+    ordering_fields = ["day", "value"]
+
+
+class UnitCostView(APIView):
+    """Cost per unit of a business metric by day or month, optionally per value of a
+    dimension, with each series' relative change from the previous period (``change``)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[
+            *_REPORT_PARAMETERS,
+            OpenApiParameter("metric", OpenApiTypes.INT, required=True),
+            OpenApiParameter("granularity", OpenApiTypes.STR, description="day or month"),
+            OpenApiParameter(
+                "group_by",
+                OpenApiTypes.STR,
+                description="business_unit, project, feature, environment or cost_center",
+            ),
+            OpenApiParameter("currency", OpenApiTypes.STR),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        tenant = _tenant(request)
+        first, last = _days(request.query_params, tenant)
+        value = request.query_params.get("metric") or ""
+        if not re.fullmatch(r"[0-9]{1,18}", value):
+            raise ValidationError({"metric": ["A business metric id is required."]})
+        metric = (
+            BusinessMetric.objects.for_user(request.user, "view")
+            .filter(pk=int(value), tenant=tenant)
+            .first()
+        )
+        if metric is None:
+            raise ValidationError({"metric": ["No such business metric in this tenant."]})
+        try:
+            report = selectors.unit_costs(
+                user=request.user,
+                tenant=tenant,
+                metric=metric,
+                start=first,
+                end=last,
+                granularity=request.query_params.get("granularity") or "month",
+                group_by=request.query_params.get("group_by") or None,
+                currency=request.query_params.get("currency") or None,
+            )
+        except selectors.UnitCostError as exc:
+            raise ValidationError({exc.param: [str(exc)]}) from None
+        return Response(
+            {
+                "tenant": tenant.pk,
+                "metric": metric.pk,
+                "unit": metric.unit,
+                "currency": report.currency,
+                "granularity": report.granularity,
+                "group_by": report.group_by,
+                "start": report.start.isoformat(),
+                "end": report.end.isoformat(),
+                "rows": [row.as_dict() for row in report.rows],
+                "totals": [row.as_dict() for row in report.totals],
             }
         )

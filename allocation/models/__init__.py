@@ -8,6 +8,7 @@ from allocation.models.dimensions import (
     Feature,
     Project,
 )
+from allocation.models.metrics import BusinessMetric, BusinessMetricValue
 from allocation.models.rules import TagRule, VirtualTag
 from allocation.models.runs import MappingRun
 from allocation.models.tags import RequiredTag, TagAlias
@@ -15,6 +16,8 @@ from allocation.models.tags import RequiredTag, TagAlias
 __all__ = [
     "DIMENSION_MODELS",
     "HIERARCHY",
+    "BusinessMetric",
+    "BusinessMetricValue",
     "BusinessUnit",
     "CostCenter",
     "Dimension",

@@ -315,3 +315,109 @@ def _case_membership_scope_set(world):
             actor=actor, membership=membership, dimension_scope={"project": [project.pk]}
         ),
     )
+
+
+# --- unit economics --------------------------------------------------------------------------
+@sample("allocation.businessmetric")
+def _business_metric(world, tenant, **fields):
+    from allocation.services.metrics import business_metric_create
+
+    return business_metric_create(
+        actor=None, tenant=tenant, name=_name("orders"), unit="order", **fields
+    )
+
+
+@sample("allocation.businessmetricvalue")
+def _business_metric_value(world, tenant):
+    from allocation.services.metrics import business_metric_points_upsert
+
+    # Kept per project (another project than any member's limit): limited members see only
+    # their projects' points.
+    metric = _business_metric(world, tenant, dimension="project")
+    project = _project(world, tenant)
+    business_metric_points_upsert(
+        actor=None,
+        metric=metric,
+        points=[{"date": "2026-01-05", "value": "10", "dimension_value": project.pk}],
+    )
+    return metric.values.get()
+
+
+CREATE_PAYLOADS["businessmetric"] = lambda w: {
+    "tenant": w.b.pk,
+    "name": "Orders",
+    "unit": "order",
+    "dimension": "project",
+    "pull_interval": 3600,
+}
+
+
+@service_case("allocation.services.metrics.business_metric_create")
+def _case_business_metric_create(world):
+    from allocation.services.metrics import business_metric_create
+
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: business_metric_create(
+            actor=actor, tenant=world.a, name="Orders", unit="order"
+        ),
+    )
+
+
+@service_case("allocation.services.metrics.business_metric_update")
+def _case_business_metric_update(world):
+    from allocation.services.metrics import business_metric_update
+
+    metric = _business_metric(world, world.a)
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: business_metric_update(actor=actor, metric=metric, unit="checkout"),
+    )
+
+
+@service_case("allocation.services.metrics.business_metric_delete")
+def _case_business_metric_delete(world):
+    from allocation.services.metrics import business_metric_delete
+
+    metric = _business_metric(world, world.a)
+    return world.owner_a, world.a, lambda actor: business_metric_delete(actor=actor, metric=metric)
+
+
+@service_case("allocation.services.metrics.business_metric_points_upsert")
+def _case_business_metric_points_upsert(world):
+    from allocation.services.metrics import business_metric_points_upsert
+
+    metric = _business_metric(world, world.a)
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: business_metric_points_upsert(
+            actor=actor, metric=metric, points=[{"date": "2026-01-01", "value": 5}]
+        ),
+    )
+
+
+@service_case("allocation.services.metrics.business_metric_csv_import")
+def _case_business_metric_csv_import(world):
+    from allocation.services.metrics import business_metric_csv_import
+
+    metric = _business_metric(world, world.a)
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: business_metric_csv_import(
+            actor=actor, metric=metric, content=b"date,value\n2026-01-01,5\n"
+        ),
+    )
+
+
+@service_case("allocation.services.metrics.business_metric_pull")
+def _case_business_metric_pull(world):
+    from allocation.services.metrics import business_metric_pull
+    from tests.allocation.metric_server import serve_json
+
+    url = serve_json([{"date": "2026-01-01", "value": 3}])
+    metric = _business_metric(world, world.a, pull_url=url)
+    return world.owner_a, world.a, lambda actor: business_metric_pull(actor=actor, metric=metric)
