@@ -447,6 +447,8 @@ class UnitCostRow:
     change: Decimal | None  # relative change of cost_per_unit from the previous period
 
     def as_dict(self) -> dict:
+        from providers.costs.query import amount_text
+
         def text(value):
             return None if value is None else str(value)
 
@@ -454,8 +456,8 @@ class UnitCostRow:
             "period": self.period,
             "dimension_id": self.dimension_id,
             "dimension": self.dimension,
-            "cost": str(self.cost),
-            "units": str(self.units),
+            "cost": amount_text(self.cost),
+            "units": format(self.units.normalize(), "f") if self.units else "0",
             "cost_per_unit": text(self.cost_per_unit),
             "change": text(self.change),
         }

@@ -5,7 +5,7 @@ access; mounted in the ``portal`` namespace by ``infrazen/portal_urls.py``."""
 from django.utils.translation import gettext_lazy as _
 
 from allocation.models import DIMENSION_MODELS
-from allocation.portal import access, dimensions, rules, tags
+from allocation.portal import access, dimensions, metrics, rules, tags
 from core.capabilities import Capability
 from core.portal.registry import NavEntry, portal_path
 
@@ -13,6 +13,7 @@ NAVIGATION = [NavEntry("allocation", _("Allocation"), "portal:allocation", order
 
 MANAGE = Capability.MANAGE_ALLOCATION.value
 RULE = {"object_model": "allocation.TagRule", "object_param": "pk"}
+METRIC = {"object_model": "allocation.BusinessMetric", "object_param": "pk"}
 
 urlpatterns = [
     portal_path("allocation/", dimensions.overview, "allocation"),
@@ -151,5 +152,38 @@ urlpatterns += [
         capability=Capability.MANAGE_MEMBERS.value,
         object_model="core.Membership",
         object_param="pk",
+    ),
+    # Unit economics
+    portal_path("allocation/units/", metrics.units, "allocation_units"),
+    portal_path(
+        "allocation/units/add/",
+        metrics.units_add,
+        "allocation_units_add",
+        methods=("POST",),
+        capability=MANAGE,
+    ),
+    portal_path(
+        "allocation/units/<int:pk>/upload/",
+        metrics.units_upload,
+        "allocation_units_upload",
+        methods=("POST",),
+        capability=MANAGE,
+        **METRIC,
+    ),
+    portal_path(
+        "allocation/units/<int:pk>/pull/",
+        metrics.units_pull,
+        "allocation_units_pull",
+        methods=("POST",),
+        capability=MANAGE,
+        **METRIC,
+    ),
+    portal_path(
+        "allocation/units/<int:pk>/delete/",
+        metrics.units_delete,
+        "allocation_units_delete",
+        methods=("POST",),
+        capability=MANAGE,
+        **METRIC,
     ),
 ]

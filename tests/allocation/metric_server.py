@@ -12,7 +12,7 @@ _seq = iter(range(10**9))
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 -- http.server's naming
+    def do_GET(self):
         status, body = _routes.get(self.path, (404, b'{"error": "not found"}'))
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

@@ -264,8 +264,8 @@ def test_cost_per_order_by_month_with_trend(world, costs, owner):
     assert response.status_code == 200, response.content
     totals = response.json()["totals"]
     assert [(t["period"], t["cost"], t["units"], t["cost_per_unit"]) for t in totals] == [
-        ("2026-01", "380.000000000000000000", "300.000000", "1.266667"),
-        ("2026-02", "210.000000000000000000", "140.000000", "1.500000"),
+        ("2026-01", "380.00", "300", "1.266667"),
+        ("2026-02", "210.00", "140", "1.500000"),
     ]
     assert totals[0]["change"] is None
     # (1.5 - 1.266667) / 1.266667
@@ -343,3 +343,35 @@ def test_other_tenants_metric_is_unknown(world, api_as):
         "/api/v1/unit-costs/", {"tenant": world.b.pk, "metric": metric.pk}
     )
     assert response.status_code == 400 and "metric" in response.json()
+
+
+# --- portal ------------------------------------------------------------------------------------
+def test_portal_page_shows_cost_per_unit_and_takes_a_csv(world, dims, costs, client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(world.owner_a)
+    added = client.post("/portal/allocation/units/add/", {"name": "Orders", "unit": "order"})
+    assert added.status_code == 302, added.content.decode()[:2000]
+    metric = BusinessMetric.objects.get(tenant=world.a)
+    uploaded = client.post(
+        f"/portal/allocation/units/{metric.pk}/upload/",
+        {
+            "file": SimpleUploadedFile("o.csv", b"date,value\n2026-01-10,100\n2026-01-99,1\n"),
+            "policy": "reject_file",
+        },
+    )
+    assert uploaded.status_code == 302
+    assert not BusinessMetricValue.objects.exists()  # line 3 is bad: nothing stored
+    client.post(
+        f"/portal/allocation/units/{metric.pk}/upload/",
+        {
+            "file": SimpleUploadedFile("o.csv", b"date,value\n2026-01-10,100\n"),
+            "policy": "reject_file",
+        },
+    )
+
+    page = client.get("/portal/allocation/units/", {"metric": metric.pk, "by": "project"})
+
+    assert page.status_code == 200
+    rows = [(r.period, r.dimension, r.cost_per_unit) for r in page.context["report"].rows]
+    assert ("2026-01", "Web", Decimal(3)) in rows
