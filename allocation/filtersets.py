@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 
 from allocation.models import (
     BusinessMetric,
@@ -12,7 +13,11 @@ from allocation.models import (
     CostCenter,
     Environment,
     Feature,
+    Invoice,
     MappingRun,
+    PriceBook,
+    PriceBookCharge,
+    PriceBookRule,
     Project,
     RequiredTag,
     TagAlias,
@@ -165,3 +170,55 @@ class BusinessMetricValueFilterSet(TenantScopedFilterSet):
     class Meta:
         model = BusinessMetricValue
         fields = ["tenant", "metric", "day_from", "day_to", "dimension_value_id"]
+
+
+class PriceBookFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    currency = django_filters.CharFilter(lookup_expr="iexact")
+    auto_invoice = django_filters.BooleanFilter()
+    valid_on = django_filters.DateFilter(method="valid", label="Valid on this day")
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
+
+    def valid(self, queryset, name, value):
+        return queryset.filter(valid_from__lte=value).filter(
+            Q(valid_to__isnull=True) | Q(valid_to__gte=value)
+        )
+
+    class Meta:
+        model = PriceBook
+        fields = ["tenant", "currency", "auto_invoice", "valid_on", "q"]
+
+
+class PriceBookRuleFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    price_book = django_filters.ModelChoiceFilter(queryset=PriceBook.objects.all())
+    provider_name = django_filters.CharFilter(lookup_expr="iexact")
+    service_name = django_filters.CharFilter(lookup_expr="iexact")
+
+    class Meta:
+        model = PriceBookRule
+        fields = ["tenant", "price_book", "provider_name", "service_name"]
+
+
+class PriceBookChargeFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    price_book = django_filters.ModelChoiceFilter(queryset=PriceBook.objects.all())
+    kind = django_filters.ChoiceFilter(choices=PriceBookCharge.Kind.choices)
+    month = django_filters.DateFilter()
+
+    class Meta:
+        model = PriceBookCharge
+        fields = ["tenant", "price_book", "kind", "month"]
+
+
+class InvoiceFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    status = django_filters.ChoiceFilter(choices=Invoice.Status.choices)
+    period_start = django_filters.DateFilter()
+    period_from = django_filters.DateFilter(field_name="period_start", lookup_expr="gte")
+    period_to = django_filters.DateFilter(field_name="period_start", lookup_expr="lte")
+    number = django_filters.CharFilter(lookup_expr="iexact")
+
+    class Meta:
+        model = Invoice
+        fields = ["tenant", "status", "period_start", "period_from", "period_to", "number"]

@@ -8,4 +8,12 @@ PLATFORM_SCHEDULES = [
         "every": 300,
         "expires": 300,
     },
+    {
+        # Early on the 1st (UTC): last month's costs are mostly in by then; a late correction
+        # is a re-issue.
+        "name": "platform: monthly chargeback invoices",
+        "task": "allocation.invoices_monthly",
+        "crontab": {"minute": "0", "hour": "6", "day_of_month": "1"},
+        "expires": 86400,
+    },
 ]

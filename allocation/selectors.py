@@ -625,3 +625,109 @@ def unit_costs(
         rows=_with_trend(rows),
         totals=_with_trend(totals),
     )
+
+
+# --- chargeback / showback -------------------------------------------------------------------
+def can_view_margin(user, tenant) -> bool:
+    return user is None or user_has_capability(user, Capability.VIEW_MARGIN, tenant)
+
+
+@dataclass
+class ChargebackRow:
+    dimension_id: int | None
+    dimension: str
+    direct: Decimal
+    shared: Decimal
+    provider_cost: Decimal
+    amount: Decimal
+    margin: Decimal
+
+
+@dataclass
+class Chargeback:
+    tenant: object
+    start: dt.date
+    end: dt.date
+    dimension: str | None
+    currency: str
+    price_book: object  # the PriceBook applied, or None (showback at provider cost)
+    rows: list[ChargebackRow]
+    total: ChargebackRow
+
+
+def chargeback_report(
+    *, user, tenant, start: dt.date, end: dt.date, dimension: str | None = None
+) -> Chargeback:
+    """Showback/chargeback per value of ``dimension`` (or the tenant as a whole): direct and
+    shared cost (net of VAT), the customer amount under the price book valid for the whole
+    period (none: at cost), and the margin — rounded to the minor unit with the largest
+    remainder, so rows add up to the total. Needs ``view_costs``; callers show provider cost
+    and margin to ``view_margin`` holders only (``can_view_margin``)."""
+    from django.db.models import Q
+
+    from allocation import chargeback as cb
+    from allocation.models import PriceBook
+
+    _require_costs(user, tenant)
+    if dimension_scope_for(user, tenant, Capability.VIEW_COSTS) is not None:
+        raise PermissionDenied(_("Chargeback covers the whole tenant: not for limited members."))
+    if dimension and dimension not in DIMENSION_MODELS:
+        raise UnitCostError(
+            _("dimension must be one of: %(keys)s.") % {"keys": ", ".join(DIMENSION_MODELS)},
+            "dimension",
+        )
+    book = (
+        PriceBook.objects.filter(tenant=tenant, valid_from__lte=start)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=end))
+        .first()
+    )
+    currency = book.currency if book else tenant.default_currency
+    costs = cb.chargeback_costs(tenant, start, end, currency=currency, dimension=dimension)
+    rules = list(book.rules.all()) if book else []
+    default = book.default_markup if book else Decimal(0)
+    groups: dict = {}
+    for cost in costs:
+        markup = cb.markup_for(rules, cost.key.provider, cost.key.service, default)
+        key = (cost.key.dimension_id, cost.key.dimension)
+        direct, shared, amount = groups.get(key, (ZERO, ZERO, ZERO))
+        groups[key] = (
+            direct + cost.direct,
+            shared + cost.shared,
+            amount + cost.total * (1 + markup),
+        )
+    keys = sorted(groups, key=lambda k: (k[0] is None, k[1]))
+    unit = cb.minor_unit(currency)
+    columns = [cb.largest_remainder([groups[k][i] for k in keys], unit) for i in range(3)]
+    rows = []
+    for index, key in enumerate(keys):
+        direct, shared, amount = (columns[i][index] for i in range(3))
+        rows.append(
+            ChargebackRow(
+                dimension_id=key[0],
+                dimension=key[1],
+                direct=direct,
+                shared=shared,
+                provider_cost=direct + shared,
+                amount=amount,
+                margin=amount - direct - shared,
+            )
+        )
+    total = ChargebackRow(
+        dimension_id=None,
+        dimension="",
+        direct=sum((r.direct for r in rows), ZERO),
+        shared=sum((r.shared for r in rows), ZERO),
+        provider_cost=sum((r.provider_cost for r in rows), ZERO),
+        amount=sum((r.amount for r in rows), ZERO),
+        margin=sum((r.margin for r in rows), ZERO),
+    )
+    return Chargeback(
+        tenant=tenant,
+        start=start,
+        end=end,
+        dimension=dimension,
+        currency=currency,
+        price_book=book,
+        rows=rows,
+        total=total,
+    )

@@ -43,3 +43,11 @@ def business_metrics_pull_due_task():
     for metric_id in ids:
         business_metric_pull_task.delay(metric_id)
     return {"queued": len(ids)}
+
+
+@shared_task(base=ContextTask, name="allocation.invoices_monthly")
+def invoices_monthly_task():
+    """Issue and e-mail last month's invoice of every client whose price book says so."""
+    from allocation.services.billing import invoices_monthly_run
+
+    return invoices_monthly_run()

@@ -8,7 +8,9 @@ import datetime as dt
 import re
 import zoneinfo
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -20,8 +22,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from allocation import exports, selectors
 from allocation import filtersets as f
-from allocation import selectors
 from allocation.api import serializers as s
 from allocation.models import (
     BusinessMetric,
@@ -30,7 +32,11 @@ from allocation.models import (
     CostCenter,
     Environment,
     Feature,
+    Invoice,
     MappingRun,
+    PriceBook,
+    PriceBookCharge,
+    PriceBookRule,
     Project,
     RequiredTag,
     TagAlias,
@@ -38,6 +44,22 @@ from allocation.models import (
     VirtualTag,
 )
 from allocation.preview import last_month, month_range
+from allocation.services.billing import (
+    invoice_delete,
+    invoice_email,
+    invoice_generate,
+    invoice_issue,
+    invoice_reissue,
+    price_book_charge_create,
+    price_book_charge_delete,
+    price_book_charge_update,
+    price_book_create,
+    price_book_delete,
+    price_book_rule_create,
+    price_book_rule_delete,
+    price_book_rule_update,
+    price_book_update,
+)
 from allocation.services.dimensions import dimension_create, dimension_delete, dimension_update
 from allocation.services.metrics import (
     MAX_CSV_BYTES,
@@ -609,5 +631,218 @@ class UnitCostView(APIView):
                 "end": report.end.isoformat(),
                 "rows": [row.as_dict() for row in report.rows],
                 "totals": [row.as_dict() for row in report.totals],
+            }
+        )
+
+
+# --- chargeback ------------------------------------------------------------------------------
+class PriceBookViewSet(_ServiceViewSet):
+    """Client price books (MSP operators: ``manage_billing``). Rules: /price-book-rules/;
+    fixed fees and custom lines: /price-book-charges/."""
+
+    queryset = PriceBook.objects.select_related("tenant")
+    serializer_class = s.PriceBookSerializer
+    filterset_class = f.PriceBookFilterSet
+    ordering_fields = ["valid_from", "name", "created_at"]
+
+    def service_create(self, data):
+        return price_book_create(actor=self.request.user, **data)
+
+    def service_update(self, instance, data):
+        return price_book_update(actor=self.request.user, price_book=instance, **data)
+
+    def service_delete(self, instance):
+        price_book_delete(actor=self.request.user, price_book=instance)
+
+
+class PriceBookRuleViewSet(_ServiceViewSet):
+    """Markups per provider or provider and service, inside a price book."""
+
+    queryset = PriceBookRule.objects.all()
+    serializer_class = s.PriceBookRuleSerializer
+    filterset_class = f.PriceBookRuleFilterSet
+    ordering_fields = ["provider_name", "service_name"]
+
+    def service_create(self, data):
+        return price_book_rule_create(actor=self.request.user, **data)
+
+    def service_update(self, instance, data):
+        return price_book_rule_update(actor=self.request.user, rule=instance, **data)
+
+    def service_delete(self, instance):
+        price_book_rule_delete(actor=self.request.user, rule=instance)
+
+
+class PriceBookChargeViewSet(_ServiceViewSet):
+    """Fixed fees and custom lines of a price book."""
+
+    queryset = PriceBookCharge.objects.all()
+    serializer_class = s.PriceBookChargeSerializer
+    filterset_class = f.PriceBookChargeFilterSet
+    ordering_fields = ["kind", "month", "amount"]
+
+    def service_create(self, data):
+        return price_book_charge_create(actor=self.request.user, **data)
+
+    def service_update(self, instance, data):
+        return price_book_charge_update(actor=self.request.user, charge=instance, **data)
+
+    def service_delete(self, instance):
+        price_book_charge_delete(actor=self.request.user, charge=instance)
+
+
+class InvoiceViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    TenantScopedViewSet,
+):
+    """Invoices. Customers (``view_costs``) see theirs without provider cost and margin. POST
+    (MSP operators) builds the month's draft; then /issue/, /reissue/ (a new version, with a
+    ``reason``), /email/, /lines/ and /export/?file_type=csv|xlsx|pdf|focus_invoice_detail|
+    focus_billing_period (&audience=internal adds cost and margin, for ``view_margin``)."""
+
+    queryset = Invoice.objects.select_related("tenant", "supersedes")
+    serializer_class = s.InvoiceSerializer
+    filterset_class = f.InvoiceFilterSet
+    ordering_fields = ["period_start", "version", "created_at", "total_amount"]
+    action_map = {"issue": "change", "reissue": "change", "email": "change"}
+
+    def get_serializer_class(self):
+        if self.action == "reissue":
+            return s.InvoiceReissueSerializer
+        return s.InvoiceSerializer
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invoice = invoice_generate(actor=request.user, **serializer.validated_data)
+        return Response(self.get_serializer(invoice).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        invoice_delete(actor=self.request.user, invoice=instance)
+
+    @extend_schema(request=None, responses={200: s.InvoiceSerializer})
+    @action(detail=True, methods=["post"])
+    def issue(self, request, pk=None):
+        invoice = invoice_issue(actor=request.user, invoice=self.get_object())
+        return Response(s.InvoiceSerializer(invoice, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=s.InvoiceReissueSerializer, responses={201: s.InvoiceSerializer})
+    @action(detail=True, methods=["post"])
+    def reissue(self, request, pk=None):
+        invoice = self.get_object()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        new = invoice_reissue(
+            actor=request.user, invoice=invoice, reason=serializer.validated_data["reason"]
+        )
+        return Response(
+            s.InvoiceSerializer(new, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(request=None, responses={200: s.InvoiceSerializer})
+    @action(detail=True, methods=["post"])
+    def email(self, request, pk=None):
+        invoice = invoice_email(actor=request.user, invoice=self.get_object())
+        return Response(s.InvoiceSerializer(invoice, context=self.get_serializer_context()).data)
+
+    @extend_schema(responses={200: s.InvoiceLineSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def lines(self, request, pk=None):
+        invoice = self.get_object()
+        rows = invoice.lines.order_by("position")
+        page = self.paginate_queryset(rows)
+        data = s.InvoiceLineSerializer(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("file_type", OpenApiTypes.STR, description=", ".join(exports.FORMATS)),
+            OpenApiParameter("audience", OpenApiTypes.STR, description="customer or internal"),
+        ],
+        responses={200: OpenApiTypes.BINARY},
+    )
+    @action(detail=True, methods=["get"], url_path="export")
+    def export(self, request, pk=None):
+        invoice = self.get_object()
+        fmt = request.query_params.get("file_type") or "csv"
+        if fmt not in exports.FORMATS:
+            raise ValidationError({"file_type": [f"Choose one of: {', '.join(exports.FORMATS)}."]})
+        audience = request.query_params.get("audience") or "customer"
+        if audience not in ("customer", "internal"):
+            raise ValidationError({"audience": ["customer or internal."]})
+        internal = audience == "internal"
+        if internal and not selectors.can_view_margin(request.user, invoice.tenant):
+            raise ValidationError({"audience": ["Only MSP operators see the internal version."]})
+        name, content_type, content = exports.render(invoice, fmt, internal=internal)
+        response = HttpResponse(content, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+class ChargebackView(APIView):
+    """Showback/chargeback for a period: per value of ``dimension`` (or the whole tenant),
+    direct and shared cost and the customer amount under the client's price book. Provider
+    cost and margin are shown to MSP operators (``view_margin``) only."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[
+            *_REPORT_PARAMETERS,
+            OpenApiParameter(
+                "dimension",
+                OpenApiTypes.STR,
+                description="business_unit, project, feature, environment or cost_center",
+            ),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        from rest_framework.exceptions import PermissionDenied
+
+        tenant = _tenant(request)
+        first, last = _days(request.query_params, tenant)
+        try:
+            report = selectors.chargeback_report(
+                user=request.user,
+                tenant=tenant,
+                start=first,
+                end=last,
+                dimension=request.query_params.get("dimension") or None,
+            )
+        except selectors.UnitCostError as exc:
+            raise ValidationError({exc.param: [str(exc)]}) from None
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from None
+        margin = selectors.can_view_margin(request.user, tenant)
+
+        def row(r) -> dict:
+            data = {
+                "dimension_id": r.dimension_id,
+                "dimension": r.dimension,
+                "amount": amount_text(r.amount),
+            }
+            if margin:
+                data |= {
+                    "direct_cost": amount_text(r.direct),
+                    "shared_cost": amount_text(r.shared),
+                    "provider_cost": amount_text(r.provider_cost),
+                    "margin": amount_text(r.margin),
+                }
+            return data
+
+        return Response(
+            {
+                "tenant": tenant.pk,
+                "start": first.isoformat(),
+                "end": last.isoformat(),
+                "currency": report.currency,
+                "dimension": report.dimension,
+                "price_book": report.price_book.pk if report.price_book and margin else None,
+                "rows": [row(r) for r in report.rows],
+                "total": row(report.total),
             }
         )

@@ -1,3 +1,10 @@
+from allocation.models.billing import (
+    Invoice,
+    InvoiceLine,
+    PriceBook,
+    PriceBookCharge,
+    PriceBookRule,
+)
 from allocation.models.dimensions import (
     DIMENSION_MODELS,
     HIERARCHY,
@@ -23,7 +30,12 @@ __all__ = [
     "Dimension",
     "Environment",
     "Feature",
+    "Invoice",
+    "InvoiceLine",
     "MappingRun",
+    "PriceBook",
+    "PriceBookCharge",
+    "PriceBookRule",
     "Project",
     "RequiredTag",
     "TagAlias",
