@@ -218,7 +218,20 @@ class InvoiceFilterSet(TenantScopedFilterSet):
     period_from = django_filters.DateFilter(field_name="period_start", lookup_expr="gte")
     period_to = django_filters.DateFilter(field_name="period_start", lookup_expr="lte")
     number = django_filters.CharFilter(lookup_expr="iexact")
+    price_book = django_filters.ModelChoiceFilter(queryset=PriceBook.objects.all())
+    supersedes = django_filters.ModelChoiceFilter(queryset=Invoice.objects.all())
+    issued_by = django_filters.ModelChoiceFilter(queryset=User.objects.all())
 
     class Meta:
         model = Invoice
-        fields = ["tenant", "status", "period_start", "period_from", "period_to", "number"]
+        fields = [
+            "tenant",
+            "status",
+            "period_start",
+            "period_from",
+            "period_to",
+            "number",
+            "price_book",
+            "supersedes",
+            "issued_by",
+        ]
