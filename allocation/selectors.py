@@ -731,3 +731,16 @@ def chargeback_report(
         rows=rows,
         total=total,
     )
+
+
+def invoices_for(user, queryset):
+    """Invoices ``user`` may see: drafts only where they manage billing (a customer sees an
+    invoice once it is issued)."""
+    from django.db.models import Q
+
+    from core.access import allowed_tenants
+
+    billing = allowed_tenants(user, Capability.MANAGE_BILLING)
+    if billing is None:
+        return queryset
+    return queryset.filter(~Q(status="draft") | Q(tenant__in=billing.values("pk")))

@@ -713,6 +713,9 @@ class InvoiceViewSet(
             return s.InvoiceReissueSerializer
         return s.InvoiceSerializer
 
+    def get_queryset(self):
+        return selectors.invoices_for(self.request.user, super().get_queryset())
+
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -303,3 +303,36 @@ def test_chargeback_report_per_project(world, jan_costs, book, api_as):
         d: r["amount"] for d, r in rows.items()
     }
     assert all(set(r) == {"dimension_id", "dimension", "amount"} for r in as_owner["rows"])
+
+
+def test_portal_chargeback_pages(world, jan_costs, book, client):
+    client.force_login(world.operator_a)
+    built = client.post("/portal/allocation/invoices/generate/", {"month": "2026-01"})
+    invoice = Invoice.objects.get(tenant=world.a)
+    assert built.status_code == 302 and invoice.status == "draft"
+    client.post(f"/portal/allocation/invoices/{invoice.pk}/issue/")
+    invoice.refresh_from_db()
+    assert invoice.status == "issued"
+    operator_page = client.get(f"/portal/allocation/invoices/{invoice.pk}/")
+    assert "Margin" in operator_page.content.decode()
+
+    client.force_login(world.owner_a)
+    page = client.get(f"/portal/allocation/invoices/{invoice.pk}/").content.decode()
+    report = client.get("/portal/allocation/chargeback/", {"month": "2026-01", "by": "project"})
+    books = client.get("/portal/allocation/price-books/")
+    refused = client.post(f"/portal/allocation/invoices/{invoice.pk}/reissue/", {"reason": "x"})
+    pdf = client.get(f"/portal/allocation/invoices/{invoice.pk}/download/", {"file_type": "pdf"})
+    internal = client.get(
+        f"/portal/allocation/invoices/{invoice.pk}/download/",
+        {"file_type": "csv", "audience": "internal"},
+    )
+
+    assert "Margin" not in page and "Provider cost" not in page
+    assert [r.dimension for r in report.context["report"].rows] == ["Data", "Web"]
+    assert "Margin" not in report.content.decode()
+    assert books.status_code == 200 and not books.context["books"]
+    assert refused.status_code == 403
+    assert pdf.content.startswith(b"%PDF")
+    assert internal.status_code == 403
+    invoice.refresh_from_db()
+    assert invoice.status == "issued"
