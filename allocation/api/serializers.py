@@ -35,6 +35,7 @@ from core.api.base import TenantScopedSerializer
 from core.api.tenant_choices import TenantChoiceMixin
 from core.capabilities import Capability
 from core.models import Tenant
+from providers.models import ImportRun
 
 User = get_user_model()
 
@@ -315,9 +316,10 @@ class MetricPointsSerializer(serializers.Serializer):
 
 class MetricUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="CSV with a header: date,value[,dimension_value].")
+    # The same choices as cost uploads' (providers): one enum in the schema.
     policy = serializers.ChoiceField(
-        choices=["reject_file", "skip_rows"],
-        default="reject_file",
+        choices=ImportRun.BadRowPolicy.choices,
+        default=ImportRun.BadRowPolicy.REJECT_FILE,
         help_text="reject_file: a bad line stores nothing; skip_rows: store the good lines.",
     )
 
