@@ -53,7 +53,8 @@ def test_seed_demo_builds_the_demo_msp_through_audited_services(tmp_path):
     events = AuditEvent.objects.all()
     types = sorted(events.values_list("event_type", flat=True))
     # The allocation demo adds a project lead (a membership limited to one project) and
-    # Romashka's dimensions, tag settings and mapping rules (allocation/demo_steps.py).
+    # Romashka's dimensions, tag settings and mapping rules, price book and Orders metric
+    # (allocation/demo_steps.py).
     assert [t for t in types if not t.startswith("allocation.")] == (
         ["membership.created"] * 5 + ["membership.scope_changed"] + ["tenant.created"] * 3
     )
@@ -67,6 +68,12 @@ def test_seed_demo_builds_the_demo_msp_through_audited_services(tmp_path):
         "allocation.tag_alias_created": 5,
         "allocation.required_tag_created": 2,
         "allocation.tag_rule_created": 9,
+        # Chargeback and unit economics: Romashka's price book, its fixed fee, the Orders metric
+        # and its points (one event per batch).
+        "allocation.price_book_created": 1,
+        "allocation.price_book_charge_created": 1,
+        "allocation.business_metric_created": 1,
+        "allocation.business_metric_points_upserted": 1,
     }
     assert set(events.values_list("source", flat=True)) == {"cli"}
 
