@@ -43,6 +43,24 @@ def after_rows_loaded(cursor, rows: LoadedRows) -> None:
         hook(cursor, rows)
 
 
+# --- after the rollups ------------------------------------------------------------------------
+# (tenant id, tenant time zone, first local day, last local day): runs in the import's
+# transaction once the rollups of those days are rebuilt (shared-cost allocation reads them).
+AfterRollups = Callable[[int, str, dt.date, dt.date], None]
+_after_rollups: list[AfterRollups] = []
+
+
+def register_after_rollups(hook: AfterRollups) -> AfterRollups:
+    if hook not in _after_rollups:
+        _after_rollups.append(hook)
+    return hook
+
+
+def after_rollups(tenant_id: int, time_zone: str, first_day: dt.date, last_day: dt.date) -> None:
+    for hook in _after_rollups:
+        hook(tenant_id, time_zone, first_day, last_day)
+
+
 # --- names of allocation values -------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class DimensionNames:
