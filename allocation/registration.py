@@ -5,7 +5,8 @@
   the import path (FOCUS files, bucket pulls, Yandex day files, uploads, provider APIs: they all
   load through ``providers.costs.loader``); once the rollups of its days are rebuilt, the
   shared costs of those days are allocated (``register_after_rollups``);
-- the cost query and the FOCUS export name dimension values and virtual tags;
+- the cost query and the FOCUS export name dimension values and virtual tags, and the cost
+  query adds the shared-cost results on request (``register_allocated_costs``);
 - memberships may be limited to values of the five dimensions (``core.dimensions``).
 """
 
@@ -22,6 +23,7 @@ def register() -> None:
 
     hooks.register_after_rows_loaded(map_imported_rows)
     hooks.register_after_rollups(allocate_after_rollups)
+    hooks.register_allocated_costs("cost_allocations")
     hooks.register_dimension_names(dimension_names)
     for key, model in DIMENSION_MODELS.items():
         register_scope_dimension(key, model._meta.verbose_name, _unknown_ids(model))

@@ -61,6 +61,21 @@ def after_rollups(tenant_id: int, time_zone: str, first_day: dt.date, last_day: 
         hook(tenant_id, time_zone, first_day, last_day)
 
 
+# --- shared-cost results ---------------------------------------------------------------------
+# The app that allocates shared costs names the relation of its daily results (rows shaped like
+# the daily summary, summing to zero per day and currency); the cost query adds them on request.
+_allocated_costs: list[str] = []
+
+
+def register_allocated_costs(relation: str) -> None:
+    if relation not in _allocated_costs:
+        _allocated_costs.append(relation)
+
+
+def allocated_costs() -> str | None:
+    return _allocated_costs[0] if _allocated_costs else None
+
+
 # --- names of allocation values -------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class DimensionNames:

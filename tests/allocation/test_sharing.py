@@ -376,3 +376,62 @@ def test_a_target_of_a_shared_cost_rule_cannot_be_deleted(world, mapped):
     )
     with pytest.raises(ValidationError, match="shared-cost rule"):
         dimension_delete(actor=None, dimension=mapped.infra)
+
+
+# --- the cost query ----------------------------------------------------------------------
+def _cluster_rule(world, mapped):
+    return allocation_rule_create(
+        actor=None,
+        tenant=world.a,
+        name="Cluster",
+        conditions=K8S,
+        dimension="project",
+        method="direct_cost",
+        targets=[mapped.web.pk, mapped.data.pk],
+    )
+
+
+def test_cost_query_shows_allocated_beside_direct_with_totals_unchanged(world, mapped):
+    from providers.costs.query import CostQuery, run_cost_query
+
+    _cluster_rule(world, mapped)
+    load(world.a, _day_rows(D1, cluster="10.01"))
+
+    def ask(**options):
+        return run_cost_query(
+            CostQuery(tenant=world.a, start=D1, end=D2, amounts="gross", **options)
+        )
+
+    direct = ask(group_by=["project"])
+    shared = ask(group_by=["project"], allocation="include")
+    assert shared.totals["billed_cost"] == direct.totals["billed_cost"] == Decimal("50.01")
+    rows = {row["project"]: row for row in shared.rows}
+    assert rows["Web"]["billed_cost"] == Decimal("37.51")  # 30 direct + 7.51 (7.5075 rounded)
+    assert rows["Web"]["allocated_cost"] == Decimal("7.51")
+    assert rows["Data"]["billed_cost"] == Decimal("12.50")
+    # The cluster left "no project"; nothing stays unallocated, and the row is still shown.
+    assert rows[None]["billed_cost"] == 0 and rows[None]["allocated_cost"] == Decimal("-10.01")
+    assert shared.allocation_totals == {
+        "pooled": Decimal("10.01"),
+        "allocated": Decimal("10.01"),
+        "unallocated": Decimal("0"),
+    }
+    # By service: the cluster's cost is still the cluster's (shares keep the pool's service).
+    by_service = {r["service"]: r for r in ask(group_by=["service"], allocation="include").rows}
+    assert by_service["Managed Kubernetes"]["billed_cost"] == Decimal("10.01")
+    assert "allocated_cost" not in direct.rows[0]
+
+
+def test_cost_query_api_allocation_and_bad_value(world, mapped, api_as):
+    _cluster_rule(world, mapped)
+    load(world.a, _day_rows(D1))
+    client = api_as(world.owner_a)
+    url = "/api/v1/cost-query/"
+    base = {"tenant": world.a.pk, "start": D1.isoformat(), "end": D1.isoformat()}
+    answer = client.get(url, base | {"group_by": "project", "allocation": "include"})
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert body["allocation_totals"]["unallocated"] == "0.00"
+    assert {r["project"]: r["allocated_cost"] for r in body["rows"]}["Web"] == "7.50"
+    bad = client.get(url, base | {"allocation": "sometimes"})
+    assert bad.status_code == 400 and "allocation" in bad.json()
