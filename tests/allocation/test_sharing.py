@@ -435,3 +435,34 @@ def test_cost_query_api_allocation_and_bad_value(world, mapped, api_as):
     assert {r["project"]: r["allocated_cost"] for r in body["rows"]}["Web"] == "7.50"
     bad = client.get(url, base | {"allocation": "sometimes"})
     assert bad.status_code == 400 and "allocation" in bad.json()
+
+
+# --- portal ----------------------------------------------------------------------------------
+def test_portal_page_shows_pooled_shares_and_unallocated(world, mapped, client):
+    from django.urls import reverse
+
+    _cluster_rule(world, mapped)
+    load(world.a, _day_rows(D1, cluster="10.005"))
+    client.force_login(world.owner_a)
+    page = client.get(reverse("portal:allocation_shared"), {"month": "2026-01"})
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Cluster" in text and "Unallocated" in text and 'title="0.005' in text
+    bad = client.post(
+        reverse("portal:allocation_shared_add"),
+        {"name": "X", "dimension": "project", "method": "even", "targets": "[]"},
+    )
+    assert bad.status_code == 400
+    assert AllocationRule.objects.filter(tenant=world.a).count() == 1
+    added = client.post(
+        reverse("portal:allocation_shared_add"),
+        {
+            "name": "Support",
+            "conditions": '[{"field": "service", "op": "in", "values": ["Support"]}]',
+            "dimension": "project",
+            "method": "fixed",
+            "targets": f'[{{"id": {mapped.web.pk}, "percent": "100"}}]',
+        },
+    )
+    assert added.status_code == 302
+    assert AllocationRule.objects.filter(tenant=world.a, name="Support").exists()
