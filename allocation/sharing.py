@@ -370,3 +370,44 @@ def _copy(cursor, rows: list[tuple]) -> None:
     with cursor.copy(f"COPY {TABLE} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
+
+
+# --- FOCUS 1.3 split cost allocation -----------------------------------------------------
+def split_relation(tenant_id: int, start: dt.datetime, end: dt.datetime):
+    """(SQL, params) of a relation naming, for each line item with ChargePeriodStart in
+    [start, end) that a pool split, one row per share: (line_id, rule_id, method, dimension,
+    target_id, ratio, basis). The line item's day, rule (the first matching one, as when the
+    pools were built) and share key find the shares of its pool; the ratios of one line item's
+    shares sum to exactly 1. None when the tenant has no shared-cost rules."""
+    from core.models import Tenant
+
+    rules = pool_rules(tenant_id)
+    if not rules:
+        return None
+    time_zone = Tenant.objects.values_list("time_zone", flat=True).get(pk=tenant_id)
+    specs = [RuleSpec(id=r.id, name=r.name, position=0, conditions=r.conditions) for r in rules]
+    raw_keys = None
+    if needs_raw_keys(tenant_id, specs, Aliases.load(tenant_id)):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT DISTINCT jsonb_object_keys(tags) FROM {LINE_ITEMS} WHERE tenant_id = %s "
+                "AND charge_period_start >= %s AND charge_period_start < %s "
+                "AND jsonb_typeof(tags) = 'object'",
+                [tenant_id, start, end],
+            )
+            raw_keys = [key for (key,) in cursor.fetchall()]
+    winner = compiled_pools(tenant_id, rules, raw_keys).winner_sql("pool", numbered=False)
+    key_columns = ", ".join(f"c.{c}" for c in SHARE_KEY)
+    matches = " AND ".join(f"a.{c} IS NOT DISTINCT FROM p.{c}" for c in SHARE_KEY)
+    text = (
+        "SELECT p.id AS line_id, a.rule_id, r.method, r.dimension, a.target_id, a.ratio, a.basis "
+        f"FROM (SELECT c.id, (c.charge_period_start AT TIME ZONE %s)::date AS day, "
+        f"{winner.text} AS rule_id, {key_columns} FROM {LINE_ITEMS} c "
+        "WHERE c.tenant_id = %s AND c.charge_period_start >= %s AND c.charge_period_start < %s "
+        "AND NOT c.x_estimated OFFSET 0) p "
+        f"JOIN {TABLE} a ON a.tenant_id = %s AND a.day = p.day AND a.rule_id = p.rule_id "
+        f"AND a.kind = 'share' AND {matches} "
+        "JOIN allocation_allocationrule r ON r.id = a.rule_id "
+        "WHERE p.rule_id <> 0"
+    )
+    return text, [time_zone, *winner.params, tenant_id, start, end, tenant_id]

@@ -76,6 +76,26 @@ def allocated_costs() -> str | None:
     return _allocated_costs[0] if _allocated_costs else None
 
 
+# The same app's split of line items into shares, for FOCUS 1.3 split cost allocation:
+# (tenant id, start, end) -> (SQL, params) of rows (line_id, rule_id, method, dimension,
+# target_id, ratio, basis), or None.
+SplitAllocations = Callable[[int, dt.datetime, dt.datetime], tuple[str, list] | None]
+_split_allocations: list[SplitAllocations] = []
+
+
+def register_split_allocations(provider: SplitAllocations) -> None:
+    if provider not in _split_allocations:
+        _split_allocations.append(provider)
+
+
+def split_allocations(tenant_id: int, start: dt.datetime, end: dt.datetime):
+    for provider in _split_allocations:
+        found = provider(tenant_id, start, end)
+        if found is not None:
+            return found
+    return None
+
+
 # --- names of allocation values -------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class DimensionNames:

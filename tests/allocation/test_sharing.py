@@ -466,3 +466,51 @@ def test_portal_page_shows_pooled_shares_and_unallocated(world, mapped, client):
     )
     assert added.status_code == 302
     assert AllocationRule.objects.filter(tenant=world.a, name="Support").exists()
+
+
+# --- FOCUS 1.3 export ------------------------------------------------------------------------
+def test_focus_13_export_splits_pooled_charges_into_their_shares(world, mapped, tmp_path):
+    import io
+
+    from django.core.management import call_command
+
+    from providers.focus import FocusReader, check_focus
+
+    _cluster_rule(world, mapped)
+    rows = _day_rows(D1, cluster="10.01") + _day_rows(D2, web="0", data="0")
+    for row in rows:  # priced usage, as FOCUS wants it: cost = unit price x quantity
+        row |= {
+            "pricing_quantity": Decimal(2),
+            "pricing_unit": "Hours",
+            "pricing_category": "Standard",
+            "list_unit_price": row["list_cost"] / 2,
+            "contracted_unit_price": row["contracted_cost"] / 2,
+        }
+    load(world.a, rows)
+    target = tmp_path / "focus13.csv"
+    call_command(
+        "export_focus", "--tenant", "alpha", "--period", "2026-01", "--version", "1.3",
+        "-o", str(target), stdout=io.StringIO(),
+    )  # fmt: skip
+    report = check_focus(target, strict=True)
+    assert report.passed, report.format_text()
+    with FocusReader(target) as reader:
+        rows = list(reader)
+    split = [r for r in rows if r["allocated_method_id"]]
+    # D1's cluster charge became two rows (Web 3/4, Data 1/4); D2 had no basis: kept whole.
+    assert len(rows) == 7 and len(split) == 2
+    assert {r["allocated_resource_name"] for r in split} == {"Web", "Data"}
+    ratios = [r["allocated_method_details"]["Elements"][0]["AllocatedRatio"] for r in split]
+    assert sum(ratios) == 1 and sorted(ratios) == [Decimal("0.25"), Decimal("0.75")]
+    assert sum(r["billed_cost"] for r in split) == Decimal("10.01")
+    assert split[0]["allocated_method_id"].startswith("infrazen:direct_cost:rule-")
+    assert {r["allocated_tags"]["project"] for r in split} == {"Web", "Data"}
+    assert sum(r["billed_cost"] for r in rows) == Decimal("60.01")
+    # The default export (1.2) has no split.
+    plain = tmp_path / "focus12.csv"
+    call_command(
+        "export_focus", "--tenant", "alpha", "--period", "2026-01", "-o", str(plain),
+        stdout=io.StringIO(),
+    )  # fmt: skip
+    with FocusReader(plain) as reader:
+        assert sum(1 for _ in reader) == 6
