@@ -514,3 +514,16 @@ def test_focus_13_export_splits_pooled_charges_into_their_shares(world, mapped, 
     )  # fmt: skip
     with FocusReader(plain) as reader:
         assert sum(1 for _ in reader) == 6
+
+
+def test_costs_by_dimension_page_can_split_shared_costs(world, mapped, client):
+    from django.urls import reverse
+
+    _cluster_rule(world, mapped)
+    load(world.a, _day_rows(D1))
+    client.force_login(world.owner_a)
+    url = reverse("portal:allocation")
+    billed = client.get(url, {"month": "2026-01", "by": "project"}).content.decode()
+    split = client.get(url, {"month": "2026-01", "by": "project", "shared": "1"}).content.decode()
+    assert "Of which shared" in split and "Of which shared" not in billed
+    assert "37.50" in split and "37.50" not in billed  # Web: 30 direct + 7.50 of the cluster
