@@ -21,6 +21,9 @@ ROUTES = [
     ("price-book-rules", views.PriceBookRuleViewSet, "pricebookrule"),
     ("price-book-charges", views.PriceBookChargeViewSet, "pricebookcharge"),
     ("invoices", views.InvoiceViewSet, "invoice"),
+    ("allocation-rules", views.AllocationRuleViewSet, "allocationrule"),
+    ("allocation-runs", views.AllocationRunViewSet, "allocationrun"),
+    ("allocated-costs", views.AllocatedCostViewSet, "allocatedcost"),
 ]
 
 # Reports (aggregates, not model collections): plain views beside the router.
