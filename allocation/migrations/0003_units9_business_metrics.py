@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('allocation', '0001_initial'),
+        ('allocation', '0002_shared_cost_allocation'),
         ('core', '0005_alloc9_dimension_scope'),
     ]
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('allocation', '0003_units9_chargeback'),
+        ('allocation', '0001_initial'),
         ('core', '0005_alloc9_dimension_scope'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('allocation', '0002_units9_business_metrics'),
+        ('allocation', '0003_units9_business_metrics'),
         ('core', '0006_units9_billing_capabilities'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
