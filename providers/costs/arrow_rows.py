@@ -24,6 +24,13 @@ import pyarrow.csv as pacsv
 
 from providers.costs.vat import VatResolver
 
+# Arrow's default allocator (mimalloc) keeps the memory a load freed mapped: a worker that
+# imported a large file would hold its peak for good. The system allocator returns large
+# buffers (mmap) as they are freed, so memory stays at a few batches, between loads too.
+pa.set_memory_pool(pa.system_memory_pool())
+
+# The FOCUS columns a linked row may take from the inventory, as enrichment.enrich_import fills.
+ENRICHED = ("region_id", "region_name", "availability_zone", "resource_name", "resource_type")
 _json_string = json.encoder.encode_basestring_ascii  # what json.dumps() uses for str
 # Characters a JSON string must escape; a column holding none is quoted without a pass in Python.
 _JSON_ESCAPES = r'["\\\x00-\x1f]'
@@ -42,7 +49,11 @@ class ArrowPlan:
         provider_fallbacks: dict[str, str],
         credits_field: str,
         table: str,
+        inventory: dict[int, tuple[str, str, str, str]] | None = None,
     ) -> None:
+        """``inventory``: resource pk -> (region, zone, name, type) of the tenant's resources;
+        with it, linked rows get what the source left null from it here, in the stream (what
+        ``enrichment.enrich_import`` does with an UPDATE after the load)."""
         self.target = target
         given = set(fields)
         if "charge_period_start" not in given:
@@ -66,14 +77,21 @@ class ArrowPlan:
             (f for f in ("provider_name", "service_provider_name") if f in given), None
         )
         self.resource = "resource_id" if "resource_id" in given and target.resource_ids else None
+        self.enriched: list[str] = []  # inventory columns filled in the stream
         if self.resource is not None:
             ids = {key: pk for key, pk in target.resource_ids.items() if key}
             self._resource_keys = pa.array(list(ids), pa.string())
             self._resource_pks = pa.array(list(ids.values()), pa.int64())
+            if inventory is not None:
+                self._inventory = _inventory_arrays(list(ids.values()), inventory)
+                self.enriched = list(ENRICHED)
         self.vat = target.vat if target.vat and self.provider and self.billed else None
         self._rules: dict[str, tuple | None] = {}
         self._local_tz = zoneinfo.ZoneInfo(target.time_zone)
         self.columns = [column for _, column in self.focus]
+        added = [column for column in self.enriched if column not in self.columns]
+        self.columns += added
+        self._added_enriched = len(added)
         text_columns = list(self.columns)
         if self.resource is not None:
             self.columns.append("x_resource_id")
@@ -104,14 +122,19 @@ class ArrowPlan:
     def render(self, batch: pa.Table) -> tuple[pa.Buffer, int]:
         """The batch as COPY CSV text, and how many of its rows it linked to a resource."""
         n = batch.num_rows
-        arrays = [batch.column(field) for field, _ in self.focus]
+        cells = {column: batch.column(field) for field, column in self.focus}
         linked = 0
         if self.resource is not None:
-            found = pc.take(
-                self._resource_pks,
-                pc.index_in(batch.column(self.resource), value_set=self._resource_keys),
-            )
+            position = pc.index_in(batch.column(self.resource), value_set=self._resource_keys)
+            found = pc.take(self._resource_pks, position)
             linked = n - found.null_count
+            if self.enriched and linked:
+                cells.update(self._enrich(cells, position, n))
+        arrays = [
+            cells[column] if column in cells else pa.repeat(pa.scalar("", pa.string()), n)
+            for column in self.columns[: len(self.focus) + self._added_enriched]
+        ]
+        if self.resource is not None:
             arrays.append(found)
         if self.vat is not None:
             arrays += self._vat(batch)
@@ -133,6 +156,29 @@ class ArrowPlan:
         return pc.unique(batch.column("charge_period_start")).to_pylist()
 
     # -- columns ----------------------------------------------------------------------------------
+
+    def _enrich(self, cells: dict, position: pa.Array, n: int) -> dict[str, pa.Array]:
+        """enrichment.enrich_import per column: a linked row's null region, zone, name and type
+        from its resource; RegionName only with a RegionId filled here. The source wins."""
+        empty = pa.repeat(pa.scalar("", pa.string()), n)
+        given = {column: cells.get(column, empty) for column in ENRICHED}
+        inventory = {
+            column: pc.fill_null(pc.take(values, position), "")
+            for column, values in self._inventory.items()
+        }
+        region_filled = pc.and_(
+            pc.equal(given["region_id"], ""), pc.not_equal(inventory["region_id"], "")
+        )
+        filled = {
+            "region_id": pc.if_else(region_filled, inventory["region_id"], given["region_id"]),
+            "region_name": pc.if_else(
+                region_filled, inventory["region_name"], given["region_name"]
+            ),
+        }
+        for column in ("availability_zone", "resource_name", "resource_type"):
+            own = given[column]
+            filled[column] = pc.if_else(pc.equal(own, ""), inventory[column], own)
+        return filled
 
     def _extensions(self, batch: pa.Table) -> pa.Array:
         """x_extensions: the custom columns as the JSON object json.dumps() would write (bar
@@ -217,3 +263,21 @@ def _vat_rule(resolver: VatResolver, provider: str, currency: str, start: str, l
         return None
     rate, included = rule
     return rate, included, str(rate)
+
+
+def _inventory_arrays(pks: list[int], inventory: dict[int, tuple[str, str, str, str]]) -> dict:
+    """Per linked resource (in the order of ``pks``), what enrichment may fill, null for none:
+    the values enrichment.enrich_import derives in SQL."""
+    from providers.adapters.registry import region_names
+    from providers.costs.enrichment import RESOURCE_TYPE_NAMES
+
+    names = region_names()
+    columns: dict[str, list] = {column: [] for column in ENRICHED}
+    for pk in pks:
+        region, zone, name, kind = inventory.get(pk, ("", "", "", ""))
+        columns["region_id"].append(region or None)
+        columns["region_name"].append((names.get(region) or region) if region else None)
+        columns["availability_zone"].append(zone or None)
+        columns["resource_name"].append(name or None)
+        columns["resource_type"].append(RESOURCE_TYPE_NAMES.get(kind))
+    return {column: pa.array(values, pa.string()) for column, values in columns.items()}

@@ -155,15 +155,32 @@ def load_batches(
         provider_fallbacks=PROVIDER_FALLBACKS,
         credits_field=CREDITS_FIELD,
         table=TABLE,
+        inventory=resource_inventory(target.tenant_id) if target.resource_ids else None,
     )
 
     def stream(cursor, window: _ReplaceWindow, result: LoadResult) -> None:
         _pipeline(cursor, plan, batches, window, result, progress)
 
-    return _load(target, stream, replace=replace, clear_when_empty=None)
+    # Linked rows are enriched in the stream (no UPDATE of them after the COPY).
+    enriched = bool(plan.enriched)
+    return _load(target, stream, replace=replace, clear_when_empty=None, enriched=enriched)
 
 
-def _load(target: LoadTarget, stream, *, replace: Replace, clear_when_empty) -> LoadResult:
+def resource_inventory(tenant_id: int) -> dict[int, tuple[str, str, str, str]]:
+    """Resource pk -> (region, zone, name, type): what enrichment fills in linked rows."""
+    from providers.models import Resource
+
+    return {
+        pk: (region, zone, name, kind)
+        for pk, region, zone, name, kind in Resource.objects.filter(tenant_id=tenant_id)
+        .values_list("pk", "region", "zone", "name", "type")
+        .iterator(chunk_size=10_000)
+    }
+
+
+def _load(
+    target: LoadTarget, stream, *, replace: Replace, clear_when_empty, enriched: bool = False
+) -> LoadResult:
     result = LoadResult()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -180,7 +197,7 @@ def _load(target: LoadTarget, stream, *, replace: Replace, clear_when_empty) -> 
         else:
             start, end = window.finish()
             _refresh_statistics(cursor, window.partitions, result.rows_loaded)
-            if result.linked_resources:
+            if result.linked_resources and not enriched:
                 enrichment.enrich_import(
                     cursor,
                     tenant_id=target.tenant_id,

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 PARQUET_BATCH_ROWS = 8192
+READ_STEP = 1 << 16  # characters per read of the columnar reader
 
 Source = str | os.PathLike[str] | IO[bytes]
 
@@ -300,14 +301,13 @@ class FocusReader:
         first_line = self._lines.count + 1  # physical line of the next record
         pending = ""
         while True:
-            try:
-                block = self._text.read(batches.CHUNK_CHARS)
-            except (EOFError, OSError) as exc:  # a truncated or corrupt gzip stream
-                block, broken = "", exc
-            else:
-                broken = None
+            block, broken = self._read_block(batches.CHUNK_CHARS)
             text = pending + block
-            if block and broken is None:
+            if broken is not None:
+                # What came before the damage, but not a record it cut short (nor does the
+                # row reader see one).
+                text, pending = text[: batches.record_cut(text)], ""
+            elif block:
                 cut = batches.record_cut(text)
                 if cut == 0 and len(text) <= line_chars:
                     pending = text  # no complete record yet
@@ -317,18 +317,20 @@ class FocusReader:
                 text, pending = text[:cut], text[cut:]
             else:
                 pending = ""
-                if text and broken is None and not text.endswith("\n"):
+                if text and not text.endswith("\n"):
                     text += "\n"  # the last record, without its line end
             if text:
-                lines_in = text.count("\n")
                 table = None
                 if aligned and batches.clean_chunk(text, line_chars):
                     table = batches.parse_chunk(text, width)
                 if table is not None:
                     yield self._vetted_table(table, first_line, vetting, (fast, text_of), order)
+                    first_line += table.num_rows  # one line per record, as parse_chunk checked
                 else:
-                    yield from self._chunk_by_rows(text, first_line, fast, text_of, fields)
-                first_line += lines_in
+                    lines = Lines(batches.TextLines(text), keep=False, limits=self._limits)
+                    lines.count = first_line - 1
+                    yield from self._chunk_by_rows(lines, fast, text_of, fields)
+                    first_line = lines.count + 1
             if broken is not None:
                 self.errors.add(
                     Kind.UNREADABLE_FILE, first_line, None, None, f"file unreadable: {broken}"
@@ -336,6 +338,23 @@ class FocusReader:
                 return
             if not block:
                 return
+
+    def _read_block(self, size: int) -> tuple[str, BaseException | None]:
+        """Up to ``size`` characters, read in steps, so that a stream breaking (a truncated or
+        corrupt gzip) loses only the step it broke in, as the row reader loses its line."""
+        assert self._text is not None
+        parts: list[str] = []
+        total = 0
+        try:
+            while total < size:
+                part = self._text.read(min(READ_STEP, size - total))
+                if not part:
+                    break
+                parts.append(part)
+                total += len(part)
+        except (EOFError, OSError) as exc:
+            return "".join(parts), exc
+        return "".join(parts), None
 
     def _vetted_table(self, table, first_line, vetting, converters, order) -> pa.Table:
         import pyarrow.compute as pc
@@ -346,30 +365,37 @@ class FocusReader:
 
         count = table.num_rows
         self.rows_read += count
-        self.line = first_line + count - 1
         refused = vetting.refused(table)
         good = table.select(order).rename_columns(fields)
         if refused is None:
+            self.line = first_line + count - 1
             return good
         indexes = pc.indices_nonzero(refused).to_pylist()
         columns = [table.column(i) for i in range(table.num_columns)]
         rows = []
+        last = -1  # the last row passed on (reader.line is its line)
         for index in indexes:
             cells = [column[index].as_py() for column in columns]
             row = self._vetted_row(first_line + index, cells, *converters)
             if row is not None:
                 rows.append(row)
+                last = index
+        refused_rows = set(indexes)
+        passed = count - 1  # the last row no column refused
+        while passed in refused_rows:
+            passed -= 1
+        last = max(last, passed)
+        if last >= 0:
+            self.line = first_line + last
         good = good.filter(pc.invert(refused))
         if not rows:
             return good
         return batches.concat([good, batches.table_of_rows(rows, fields)])
 
-    def _chunk_by_rows(self, text, first_line, fast, text_of, fields) -> Iterator[pa.Table]:
+    def _chunk_by_rows(self, lines: Lines, fast, text_of, fields) -> Iterator[pa.Table]:
         """A chunk the columnar parser cannot vouch for, read record by record as before."""
         from providers.focus import batches
 
-        lines = Lines(batches.TextLines(text), keep=False, limits=self._limits)
-        lines.count = first_line - 1
         records = self._csv_records(csv.reader(lines), lines, fast, text_of)
         if fast is None:  # columns not aligned: rows only for reports, never loaded
             for _ in records:
