@@ -16,7 +16,7 @@ import datetime as dt
 import json
 import zoneinfo
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -232,15 +232,15 @@ class ArrowPlan:
                 rates.append("")
                 amounts.append("")
                 continue
+            rate, included, rate_text = rule
             try:
-                amount = Decimal(billed)
-            except InvalidOperation:
-                rates.append("")
+                amount = str(vat_amount(Decimal(billed), rate, included))
+            except ArithmeticError:  # (InvalidOperation) too wide to compute: no VAT, and
+                rates.append("")  # PostgreSQL refuses the BilledCost itself
                 amounts.append("")
                 continue
-            rate, included, rate_text = rule
             rates.append(rate_text)
-            amounts.append(str(vat_amount(amount, rate, included)))
+            amounts.append(amount)
         return [pa.array(rates, pa.string()), pa.array(amounts, pa.string())]
 
     def _rule(self, key: str) -> tuple | None:

@@ -5,8 +5,10 @@ JSON, credits; and the rollups hold the same money."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
+import threading
 from decimal import Decimal
 
 import pytest
@@ -22,6 +24,12 @@ from tests.providers.focus.factories import conformant_rows
 
 SOURCE = "focus-upload"
 SKIP = {"id", "tenant_id", "x_import_run_id", "x_connection_id", "x_resource_id"}
+THREADS_BEFORE = [threading.active_count()]
+
+
+@pytest.fixture(autouse=True)
+def count_threads():
+    THREADS_BEFORE[0] = threading.active_count()
 
 
 @pytest.fixture(autouse=True)
@@ -159,3 +167,33 @@ def test_bad_rows_are_reported_at_their_line_and_skipped_by_policy(world, tmp_pa
     assert (run.rows_read, run.rows_loaded, run.rows_rejected) == (600, 598, 2)
     assert run.errors["unknown_currency"]["examples"][0]["column"] == "BillingCurrency"
     assert CostLineItem.objects.filter(tenant=world.a).count() == 598
+
+
+def test_a_value_the_database_refuses_fails_the_import_and_keeps_the_old_data(world, tmp_path):
+    text = io.StringIO()
+    write_focus_csv(text, conformant_rows(3000, seed=5))
+    good = tmp_path / "good.csv"
+    good.write_text(text.getvalue(), newline="")
+    first = cost_file_import(actor=world.operator_a, tenant=world.a, file=good)
+    assert first.status == ImportRun.Status.SUCCEEDED, first.error
+    before = sorted(CostLineItem.objects.filter(tenant=world.a).values_list("id", "billed_cost"))
+
+    # A plain FOCUS number, but wider than NUMERIC(38, 18): PostgreSQL refuses it mid-COPY,
+    # after earlier batches went in, while the producer is still rendering later ones.
+    lines = text.getvalue().splitlines(keepends=True)
+    row = next(csv.reader([lines[2000]]))
+    header = next(csv.reader([lines[0]]))
+    row[header.index("BilledCost")] = "1" + "0" * 30
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(row)
+    lines[2000] = out.getvalue()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("".join(lines), newline="")
+
+    run = cost_file_import(actor=world.operator_a, tenant=world.a, file=bad, force=True)
+
+    assert run.status == ImportRun.Status.FAILED
+    assert "refused the data" in run.error
+    after = sorted(CostLineItem.objects.filter(tenant=world.a).values_list("id", "billed_cost"))
+    assert after == before
+    assert threading.active_count() == THREADS_BEFORE[0]  # the producer thread is gone
