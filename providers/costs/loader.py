@@ -16,6 +16,12 @@ process rolls everything back, leaving the previous data untouched.
 Memory is bounded by one batch of rendered rows, never by the file size. Rows are streamed as they
 are read: PostgreSQL parses and indexes one batch while Python reads and renders the next (the
 socket buffers in between), so on two cores the load runs at the speed of the slower side.
+
+Two ways in: ``load`` takes rows (lists of cell text, rendered one by one: provider API records,
+Yandex exports), ``load_batches`` takes pyarrow Tables of text columns (FOCUS files, read and
+vetted a column at a time by ``FocusReader.text_batches``), rendered by ``arrow_rows.ArrowPlan``
+in a producer thread that feeds COPY through a bounded queue. Both share everything from step 1
+to 4; the columnar path also fills linked rows from the inventory in the stream.
 """
 
 from __future__ import annotations

@@ -370,13 +370,16 @@ class FocusReader:
         if refused is None:
             self.line = first_line + count - 1
             return good
-        indexes = pc.indices_nonzero(refused).to_pylist()
-        columns = [table.column(i) for i in range(table.num_columns)]
+        positions = pc.indices_nonzero(refused)
+        indexes = positions.to_pylist()
+        # The refused rows' cells, converted a column at a time (a file of quirky rows refuses
+        # most of them).
+        refused_table = table.take(positions)
+        cells_of = zip(*(column.to_pylist() for column in refused_table.columns), strict=True)
         rows = []
         last = -1  # the last row passed on (reader.line is its line)
-        for index in indexes:
-            cells = [column[index].as_py() for column in columns]
-            row = self._vetted_row(first_line + index, cells, *converters)
+        for index, cells in zip(indexes, cells_of, strict=True):
+            row = self._vetted_row(first_line + index, list(cells), *converters)
             if row is not None:
                 rows.append(row)
                 last = index
