@@ -16,12 +16,20 @@ process rolls everything back, leaving the previous data untouched.
 Memory is bounded by one batch of rendered rows, never by the file size. Rows are streamed as they
 are read: PostgreSQL parses and indexes one batch while Python reads and renders the next (the
 socket buffers in between), so on two cores the load runs at the speed of the slower side.
+
+Two ways in: ``load`` takes rows (lists of cell text, rendered one by one: provider API records,
+Yandex exports), ``load_batches`` takes pyarrow Tables of text columns (FOCUS files, read and
+vetted a column at a time by ``FocusReader.text_batches``), rendered by ``arrow_rows.ArrowPlan``
+in a producer thread that feeds COPY through a bounded queue. Both share everything from step 1
+to 4; the columnar path also fills linked rows from the inventory in the stream.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import queue
+import threading
 import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +39,7 @@ from operator import itemgetter
 from django.db import OperationalError, connection, transaction
 
 from providers.costs import enrichment, hooks, rollups
+from providers.costs.arrow_rows import ArrowPlan
 from providers.costs.vat import VatResolver
 from providers.focus import spec
 from providers.partitions import ensure_monthly_partitions
@@ -125,6 +134,59 @@ def load(
     has none (``enrichment.enrich_import``).
     """
     plan = _ColumnPlan(fields, target, empty_is_null)
+
+    def stream(cursor, window: _ReplaceWindow, result: LoadResult) -> None:
+        _stream(cursor, plan, rows, window, result, progress)
+
+    return _load(target, stream, replace=replace, clear_when_empty=clear_when_empty)
+
+
+def load_batches(
+    target: LoadTarget,
+    fields: Sequence[str],
+    batches: Iterable,
+    *,
+    replace: Replace,
+    progress: Callable[[int], None] | None = None,
+) -> LoadResult:
+    """``load`` for rows that come as pyarrow Tables of text columns named by ``fields`` ("" for
+    null), as ``FocusReader.text_batches()`` yields them: rendered a column at a time
+    (arrow_rows.ArrowPlan) in a producer thread while this one streams the previous batches to
+    COPY. Same guarantees as ``load``: one transaction, the replace, resource links, VAT,
+    enrichment, hooks and rollups."""
+    plan = ArrowPlan(
+        fields,
+        target,
+        focus_fields=FOCUS_FIELDS,
+        provider_fallbacks=PROVIDER_FALLBACKS,
+        credits_field=CREDITS_FIELD,
+        table=TABLE,
+        inventory=resource_inventory(target.tenant_id) if target.resource_ids else None,
+    )
+
+    def stream(cursor, window: _ReplaceWindow, result: LoadResult) -> None:
+        _pipeline(cursor, plan, batches, window, result, progress)
+
+    # Linked rows are enriched in the stream (no UPDATE of them after the COPY).
+    enriched = bool(plan.enriched)
+    return _load(target, stream, replace=replace, clear_when_empty=None, enriched=enriched)
+
+
+def resource_inventory(tenant_id: int) -> dict[int, tuple[str, str, str, str]]:
+    """Resource pk -> (region, zone, name, type): what enrichment fills in linked rows."""
+    from providers.models import Resource
+
+    return {
+        pk: (region, zone, name, kind)
+        for pk, region, zone, name, kind in Resource.objects.filter(tenant_id=tenant_id)
+        .values_list("pk", "region", "zone", "name", "type")
+        .iterator(chunk_size=10_000)
+    }
+
+
+def _load(
+    target: LoadTarget, stream, *, replace: Replace, clear_when_empty, enriched: bool = False
+) -> LoadResult:
     result = LoadResult()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -132,7 +194,7 @@ def load(
             [target.source_key, target.tenant_id],
         )
         window = _ReplaceWindow(cursor, target, replace)
-        _stream(cursor, plan, rows, window, result, progress)
+        stream(cursor, window, result)
         if window.first is None:
             if clear_when_empty is None:
                 return result
@@ -141,7 +203,7 @@ def load(
         else:
             start, end = window.finish()
             _refresh_statistics(cursor, window.partitions, result.rows_loaded)
-            if result.linked_resources:
+            if result.linked_resources and not enriched:
                 enrichment.enrich_import(
                     cursor,
                     tenant_id=target.tenant_id,
@@ -163,6 +225,75 @@ def load(
         last_day=last_day,
     )
     return result
+
+
+# Rendered batches waiting for COPY: bounds memory, and makes the parser wait (back-pressure)
+# when PostgreSQL is the slower side.
+PIPELINE_DEPTH = 4
+_DONE = object()
+
+
+def _pipeline(cursor, plan, batches, window: _ReplaceWindow, result, progress) -> None:
+    """Render batches in a producer thread, COPY them in this one (which owns the connection).
+
+    pyarrow's parser and kernels and psycopg's socket writes release the GIL, so on two cores
+    parsing the next batches and PostgreSQL's COPY of the previous ones overlap. The queue is
+    bounded: memory stays at PIPELINE_DEPTH batches whatever the file's size.
+    """
+    rendered: queue.Queue = queue.Queue(maxsize=PIPELINE_DEPTH)
+    stop = threading.Event()
+
+    def hand_over(item) -> bool:
+        while not stop.is_set():
+            try:
+                rendered.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if batch.num_rows and not hand_over(
+                    (*plan.render(batch), batch.num_rows, plan.starts(batch))
+                ):
+                    return
+        except BaseException as exc:  # handed to the COPY side, which raises it
+            hand_over(exc)
+        else:
+            hand_over(_DONE)
+
+    producer = threading.Thread(target=produce, name="cost-import-render", daemon=True)
+    copy = _Copy(cursor, plan.copy_sql)
+    next_progress = PROGRESS_ROWS
+    producer.start()
+    try:
+        while (item := rendered.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            payload, linked, rows, starts = item
+            seen = window.seen
+            admitted = [window.admit(start) for start in starts if start not in seen]
+            if any(admitted):
+                copy.close()  # no other statement can run mid-COPY
+                window.prepare()
+            copy.write(memoryview(payload))
+            result.rows_loaded += rows
+            result.linked_resources += linked
+            if progress and result.rows_loaded >= next_progress:
+                next_progress = result.rows_loaded + PROGRESS_ROWS
+                progress(result.rows_loaded)
+        copy.close()
+    except BaseException as exc:
+        stop.set()
+        copy.close(exc)
+        raise
+    finally:
+        stop.set()
+        producer.join()
+    if progress and result.rows_loaded:
+        progress(result.rows_loaded)
 
 
 def _stream(cursor, plan: _ColumnPlan, rows, window: _ReplaceWindow, result, progress) -> None:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 from collections.abc import Iterator, Sequence
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from providers.focus import limits as input_limits
 from providers.focus import spec
@@ -37,7 +38,11 @@ from providers.focus.issues import DEFAULT_MAX_EXAMPLES, IssueLog, Kind
 from providers.focus.spec import DataType
 from providers.focus.values import CellError
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 PARQUET_BATCH_ROWS = 8192
+READ_STEP = 1 << 16  # characters per read of the columnar reader
 
 Source = str | os.PathLike[str] | IO[bytes]
 
@@ -198,13 +203,19 @@ class FocusReader:
         self._careful = [(h, careful_converter(h.column)) for h in self.columns]
 
     def _iter_csv(self, as_text: bool, null: str | None = None) -> Iterator[Any]:
-        rows, lines = self._csv, self._lines
-        assert lines is not None
+        assert self._lines is not None
+        fast, text_of = self._row_converters(as_text, null)
+        return self._csv_records(self._csv, self._lines, fast, text_of)
+
+    def _row_converters(self, as_text: bool, null: str | None):
         # With a duplicate column dropped, fields no longer line up with cells one to one.
         aligned = len(self.columns) == self._width
         fast = fast_path(self.columns, as_text=as_text, null=null) if aligned else None
-        careful, expected = self._careful_row, self._width
         text_of = _text_renderer(self.text_fields, null) if as_text else None
+        return fast, text_of
+
+    def _csv_records(self, rows, lines: Lines, fast, text_of) -> Iterator[Any]:
+        expected = self._width
         inspect = self._inspect_quoting
         previous_end = lines.count
         try:
@@ -221,18 +232,9 @@ class FocusReader:
                                 self._wrong_width(start, cells, expected)
                             continue
                         self.rows_read += 1
-                        try:
-                            if fast is None:
-                                raise Fallback
-                            row = fast(cells)
-                        except FAST_PATH_MISSES:
-                            self.careful_rows += 1
-                            row = careful(start, cells)
-                            if row is None:
-                                self.rows_rejected += 1
-                                continue
-                            if text_of is not None:
-                                row = text_of(row)
+                        row = self._vetted_row(start, cells, fast, text_of)
+                        if row is None:
+                            continue
                         self.line = start
                         yield row
                     return
@@ -247,6 +249,163 @@ class FocusReader:
             self.errors.add(
                 Kind.UNREADABLE_FILE, previous_end + 1, None, None, f"file unreadable: {exc}"
             )
+
+    def _vetted_row(self, line: int, cells: Sequence[str], fast, text_of) -> Any:
+        """One record of the right width through the fast path, else the careful parser;
+        None (and counted) if it is rejected."""
+        try:
+            if fast is None:
+                raise Fallback
+            return fast(cells)
+        except FAST_PATH_MISSES:
+            self.careful_rows += 1
+            row = self._careful_row(line, cells)
+            if row is None:
+                self.rows_rejected += 1
+                return None
+            return row if text_of is None else text_of(row)
+
+    # -- CSV in columns ---------------------------------------------------------------------------
+
+    def text_batches(self) -> Iterator[pa.Table]:
+        """The rows of text_rows(null="") as pyarrow Tables of string columns named by
+        text_fields ("" for null), vetted column by column (see providers.focus.batches): the
+        same rows, repairs, warnings and errors, at a fraction of the cost per row. Parquet
+        files are read as text_rows() and grouped into tables."""
+        if not self._readable:
+            return iter(())
+        if self.file_format == "parquet":
+            return self._grouped_rows(self.text_rows(null=""))
+        self._readable = False
+        return self._iter_csv_batches()
+
+    def _grouped_rows(self, rows: Iterator[list[str | None]]) -> Iterator[pa.Table]:
+        from providers.focus.batches import table_of_rows
+
+        fields = self.text_fields
+        while chunk := list(itertools.islice(rows, PARQUET_BATCH_ROWS)):
+            yield table_of_rows(chunk, fields)
+
+    def _iter_csv_batches(self) -> Iterator[pa.Table]:
+        from providers.focus import batches
+
+        assert self._lines is not None
+        assert self._text is not None
+        fields, width = self.text_fields, self._width
+        fast, text_of = self._row_converters(True, "")
+        aligned = fast is not None
+        vetting = batches.ColumnVetting(self.columns) if aligned else None
+        by_index = {h.field: h.index for h in self.columns}
+        order = [by_index[field] for field in fields]
+        line_chars = self._limits.line_chars
+        first_line = self._lines.count + 1  # physical line of the next record
+        pending = ""
+        while True:
+            block, broken = self._read_block(batches.CHUNK_CHARS)
+            text = pending + block
+            if broken is not None:
+                # What came before the damage, but not a record it cut short (nor does the
+                # row reader see one).
+                text, pending = text[: batches.record_cut(text)], ""
+            elif block:
+                cut = batches.record_cut(text)
+                if cut == 0 and len(text) <= line_chars:
+                    pending = text  # no complete record yet
+                    continue
+                if cut == 0:
+                    cut = len(text)  # longer than any record may be: the row reader refuses it
+                text, pending = text[:cut], text[cut:]
+            else:
+                pending = ""
+                if text and not text.endswith("\n"):
+                    text += "\n"  # the last record, without its line end
+            if text:
+                table = None
+                if aligned and batches.clean_chunk(text, line_chars):
+                    table = batches.parse_chunk(text, width)
+                if table is not None:
+                    yield self._vetted_table(table, first_line, vetting, (fast, text_of), order)
+                    first_line += table.num_rows  # one line per record, as parse_chunk checked
+                else:
+                    lines = Lines(batches.TextLines(text), keep=False, limits=self._limits)
+                    lines.count = first_line - 1
+                    yield from self._chunk_by_rows(lines, fast, text_of, fields)
+                    first_line = lines.count + 1
+            if broken is not None:
+                self.errors.add(
+                    Kind.UNREADABLE_FILE, first_line, None, None, f"file unreadable: {broken}"
+                )
+                return
+            if not block:
+                return
+
+    def _read_block(self, size: int) -> tuple[str, BaseException | None]:
+        """Up to ``size`` characters, read in steps, so that a stream breaking (a truncated or
+        corrupt gzip) loses only the step it broke in, as the row reader loses its line."""
+        assert self._text is not None
+        parts: list[str] = []
+        total = 0
+        try:
+            while total < size:
+                part = self._text.read(min(READ_STEP, size - total))
+                if not part:
+                    break
+                parts.append(part)
+                total += len(part)
+        except (EOFError, OSError) as exc:
+            return "".join(parts), exc
+        return "".join(parts), None
+
+    def _vetted_table(self, table, first_line, vetting, converters, order) -> pa.Table:
+        import pyarrow.compute as pc
+
+        from providers.focus import batches
+
+        fields = self.text_fields
+
+        count = table.num_rows
+        self.rows_read += count
+        refused = vetting.refused(table)
+        good = table.select(order).rename_columns(fields)
+        if refused is None:
+            self.line = first_line + count - 1
+            return good
+        positions = pc.indices_nonzero(refused)
+        indexes = positions.to_pylist()
+        # The refused rows' cells, converted a column at a time (a file of quirky rows refuses
+        # most of them).
+        refused_table = table.take(positions)
+        cells_of = zip(*(column.to_pylist() for column in refused_table.columns), strict=True)
+        rows = []
+        last = -1  # the last row passed on (reader.line is its line)
+        for index, cells in zip(indexes, cells_of, strict=True):
+            row = self._vetted_row(first_line + index, list(cells), *converters)
+            if row is not None:
+                rows.append(row)
+                last = index
+        refused_rows = set(indexes)
+        passed = count - 1  # the last row no column refused
+        while passed in refused_rows:
+            passed -= 1
+        last = max(last, passed)
+        if last >= 0:
+            self.line = first_line + last
+        good = good.filter(pc.invert(refused))
+        if not rows:
+            return good
+        return batches.concat([good, batches.table_of_rows(rows, fields)])
+
+    def _chunk_by_rows(self, lines: Lines, fast, text_of, fields) -> Iterator[pa.Table]:
+        """A chunk the columnar parser cannot vouch for, read record by record as before."""
+        from providers.focus import batches
+
+        records = self._csv_records(csv.reader(lines), lines, fast, text_of)
+        if fast is None:  # columns not aligned: rows only for reports, never loaded
+            for _ in records:
+                pass
+            return
+        while chunk := list(itertools.islice(records, PARQUET_BATCH_ROWS)):
+            yield batches.table_of_rows(chunk, fields)
 
     def _inspect_record(self, line: int, raw: str, cells: list[str]) -> None:
         if '"' not in raw:

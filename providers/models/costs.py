@@ -246,6 +246,21 @@ class CostLineItem(TenantOwnedModel):
 class CostRollupBase(TenantOwnedModel):
     """Daily cost aggregate; ``day`` is the charge day in the tenant's time zone."""
 
+    # An import rebuilds hundreds of thousands of rollup rows in its transaction: a foreign key
+    # constraint would check each one at commit (PostgreSQL runs one query per row), for
+    # seconds per million line items, and the (tenant, day) indexes already lead with the
+    # tenant. The rows are written by set-based SQL from line items of the same tenant, and
+    # Django still refuses to delete a tenant that has them (PROTECT is enforced by the ORM).
+    # Like the line-item table, which has no foreign keys either (DESIGN.md §6: distributable
+    # by tenant).
+    tenant = models.ForeignKey(
+        "core.Tenant",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        verbose_name=_("tenant"),
+    )
     day = models.DateField(_("day"))
     x_connection_id = models.BigIntegerField(null=True, blank=True)
     billing_currency = models.CharField(max_length=3)

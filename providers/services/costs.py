@@ -143,15 +143,14 @@ def _load_into_run(actor, tenant, run: ImportRun, stream, progress) -> ImportRun
                 progress(run)
 
         with transaction.atomic():
-            result = loader.load(
+            # Rows come vetted a batch of columns at a time ("" for null, as the reader reads
+            # every empty value as null) and go to COPY as CSV rendered from the columns.
+            result = loader.load_batches(
                 target,
                 reader.text_fields,
-                # The reader reads every empty value as null: "" can stand for null, and the
-                # rows go to COPY as they are.
-                reader.text_rows(null=""),
+                reader.text_batches(),
                 replace=loader.whole_months,
                 progress=tick,
-                empty_is_null=True,
             )
             _check_policy(run, reader, result)
             apply_result(run, reader, result, started, ImportRun.Status.SUCCEEDED, "")
