@@ -1,5 +1,6 @@
 """Admin for allocation: dimensions, tag aliases and required tags, virtual tags, mapping rules
-(with their last-month effect) and the runs that re-apply them. Every write goes through the
+(with their last-month effect) and the runs that re-apply them, shared-cost rules, their daily
+results and runs. Every write goes through the
 services; every list and choice is scoped by the tenant-scoped base."""
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from django.utils.translation import gettext_lazy as _
 
 from allocation.conditions import describe
 from allocation.models import (
+    AllocatedCost,
+    AllocationRule,
+    AllocationRun,
     BusinessUnit,
     CostCenter,
     Environment,
@@ -26,6 +30,13 @@ from allocation.services.dimensions import dimension_create, dimension_delete, d
 from allocation.services.rules import EDITABLE as RULE_FIELDS
 from allocation.services.rules import tag_rule_create, tag_rule_delete, tag_rule_update
 from allocation.services.runs import mapping_run_request
+from allocation.services.shared import EDITABLE as ALLOCATION_RULE_FIELDS
+from allocation.services.shared import (
+    allocation_rule_create,
+    allocation_rule_delete,
+    allocation_rule_update,
+    allocation_run_request,
+)
 from allocation.services.tags import (
     required_tag_create,
     required_tag_delete,
@@ -297,3 +308,177 @@ class MappingRunAdmin(ReadOnlyTenantScopedAdmin):
             "done": progress.get("batches_done", 0),
             "all": progress["batches"],
         }
+
+
+# --- shared costs ---------------------------------------------------------------------------------
+class AllocationRuleForm(forms.ModelForm):
+    conditions = forms.JSONField(
+        required=False,
+        initial=list,
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
+        help_text=_(
+            "The pool, as for mapping rules: a JSON list, all must hold, e.g. "
+            '[{"field": "service", "op": "in", "values": ["Managed Kubernetes"]}].'
+        ),
+    )
+    targets = forms.JSONField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text=_(
+            'The dimension values sharing the pool: [{"id": 12}, {"id": 13}]; for fixed '
+            'percentages [{"id": 12, "percent": "60"}, {"id": 13, "percent": "40"}].'
+        ),
+    )
+    method = forms.ChoiceField(choices=())
+    position = forms.IntegerField(
+        required=False, min_value=1, help_text=_("1 = tried first; empty: after the last rule.")
+    )
+
+    class Meta:
+        model = AllocationRule
+        fields = ["tenant", *ALLOCATION_RULE_FIELDS]
+
+    def __init__(self, *args, **kwargs):
+        from allocation.bases import bases
+
+        super().__init__(*args, **kwargs)
+        self.fields["method"].choices = [(k, b.label) for k, b in sorted(bases().items())]
+
+
+@admin.register(AllocationRule)
+class AllocationRuleAdmin(TenantScopedAdmin):
+    """Shared-cost rules in the order they claim cost rows. Saving, reordering or deleting one
+    recomputes the shared costs of the history (see Shared-cost runs)."""
+
+    form = AllocationRuleForm
+    list_display = [
+        "position",
+        "name",
+        "enabled",
+        "conditions_text",
+        "dimension",
+        "method",
+        "targets_text",
+        "tenant",
+    ]
+    list_display_links = ["name"]
+    list_filter = ["enabled", "dimension", "method", TenantListFilter]
+    search_fields = ["name", "description"]
+    list_select_related = ["tenant"]
+    ordering = ["tenant", "position", "id"]
+    actions = ["reallocate"]
+
+    def get_fields(self, request, obj=None):
+        return ["tenant", *ALLOCATION_RULE_FIELDS]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["tenant"] if obj is not None else []
+
+    @admin.display(description=_("pool"))
+    def conditions_text(self, obj):
+        items = [describe(c) for c in obj.conditions or []] or [_("every row")]
+        return format_html_join("", "<div>{}</div>", ((item,) for item in items))
+
+    @admin.display(description=_("targets"))
+    def targets_text(self, obj):
+        from allocation.models import DIMENSION_MODELS
+
+        model = DIMENSION_MODELS.get(obj.dimension)
+        ids = obj.target_ids()
+        names = dict(model.objects.filter(pk__in=ids).values_list("pk", "name")) if model else {}
+        parts = []
+        for target in obj.targets or []:
+            name = names.get(target["id"], f"#{target['id']}")
+            parts.append(f"{name} {target['percent']}%" if "percent" in target else name)
+        return ", ".join(parts)
+
+    def _data(self, form, names):
+        data = {k: form.cleaned_data.get(k) for k in names}
+        if "conditions" in data:
+            data["conditions"] = data.get("conditions") or []
+        for key in ("description", "metric"):
+            if key in data and data[key] is None:
+                data[key] = ""
+        return data
+
+    def service_create(self, request, form):
+        data = self._data(form, ["tenant", *ALLOCATION_RULE_FIELDS])
+        return allocation_rule_create(actor=request.user, **data)
+
+    def service_update(self, request, obj, form):
+        changed = [k for k in ALLOCATION_RULE_FIELDS if k in form.changed_data]
+        data = self._data(form, changed)
+        if "position" in data and data["position"] is None:
+            data.pop("position")
+        return allocation_rule_update(
+            actor=request.user, rule=AllocationRule.objects.get(pk=obj.pk), **data
+        )
+
+    def service_delete(self, request, obj):
+        allocation_rule_delete(actor=request.user, rule=obj)
+
+    @admin.action(
+        description=_("Recompute the shared costs of the history"), permissions=["change"]
+    )
+    def reallocate(self, request, queryset):
+        tenants = {rule.tenant for rule in queryset.for_user(request.user, "change")}
+        for tenant in sorted(tenants, key=lambda t: t.pk):
+            allocation_run_request(actor=request.user, tenant=tenant)
+            self.message_user(
+                request,
+                _("%(tenant)s: recomputation queued (see Shared-cost runs).") % {"tenant": tenant},
+                messages.SUCCESS,
+            )
+
+
+@admin.register(AllocationRun)
+class AllocationRunAdmin(ReadOnlyTenantScopedAdmin):
+    """Recomputations of the shared costs, with progress while they run."""
+
+    list_display = [
+        "created_at",
+        "tenant",
+        "trigger",
+        "status",
+        "progress_text",
+        "rows_written",
+        "days_allocated",
+        "duration_ms",
+        "reason",
+    ]
+    list_filter = ["status", "trigger", TenantListFilter]
+    search_fields = ["reason", "error"]
+    list_select_related = ["tenant"]
+    ordering = ["-created_at", "-id"]
+
+    @admin.display(description=_("progress"))
+    def progress_text(self, obj):
+        progress = obj.progress or {}
+        if not progress.get("batches"):
+            return "—"
+        return _("%(done)s of %(all)s months") % {
+            "done": progress.get("batches_done", 0),
+            "all": progress["batches"],
+        }
+
+
+@admin.register(AllocatedCost)
+class AllocatedCostAdmin(ReadOnlyTenantScopedAdmin):
+    """The daily shared-cost results (read-only; recomputed by imports and runs)."""
+
+    list_display = [
+        "day",
+        "rule",
+        "kind",
+        "target_id",
+        "ratio",
+        "billed_cost",
+        "billing_currency",
+        "service_name",
+        "tenant",
+    ]
+    list_filter = ["kind", "billing_currency", TenantListFilter]
+    search_fields = ["service_name"]
+    list_select_related = ["tenant", "rule"]
+    ordering = ["-day", "rule_id", "kind"]
+    date_hierarchy = "day"
+    show_full_result_count = False  # a large table: no exact count on every page

@@ -7,6 +7,13 @@ and the virtual tag ``team`` copies the label — except in ``folder-2``, where 
 labelled are caught by a rule and given to the platform team. Costs the worker imports are mapped
 as they arrive (the import hook); costs already there are re-mapped by the run a rule change
 queues. Idempotent: what exists is kept.
+
+Shared costs (the worked example): the Kubernetes cluster the three projects share and Yandex
+Cloud's technical-support plan (a daily fee, imported here as a small FOCUS file: the simulator
+bills no support) are split every day over Web shop, Data platform and Core infrastructure in
+proportion to each project's direct cost that day. Shares are whole kopecks; the rest — and
+the whole fee on a day when no project has direct costs — is shown as unallocated. See the
+portal's Allocation → Shared costs, or ``/api/v1/cost-query/?group_by=project&allocation=include``.
 """
 
 from __future__ import annotations
@@ -115,6 +122,104 @@ def create_allocation(demo) -> None:
         demo.note_created(f"mapping rule {name!r} @ {tenant.slug}")
 
 
+SUPPORT_SERVICE = "Technical support"
+SHARED_RULES = [
+    ("Shared Kubernetes cluster", ["Managed Service for Kubernetes"]),
+    ("Technical support plan", [SUPPORT_SERVICE]),
+]
+SUPPORT_FEE_PER_DAY = "16.13"  # RUB: 500 a month, charged daily
+SUPPORT_DAYS = 31
+SUPPORT_SOURCE = "demo-support-plan"
+
+
+def create_shared_costs(demo) -> None:
+    from allocation.models import AllocationRule, Project
+    from allocation.services.shared import allocation_rule_create
+
+    tenant = demo.tenants[TENANT]
+    projects = list(
+        Project.objects.filter(tenant=tenant, name__in=[name for name, _bu in PROJECTS]).order_by(
+            "name"
+        )
+    )
+    for name, services in SHARED_RULES:
+        if AllocationRule.objects.filter(tenant=tenant, name=name).exists():
+            continue
+        allocation_rule_create(
+            actor=None,
+            tenant=tenant,
+            name=name,
+            conditions=[{"field": "service", "op": "in", "values": services}],
+            dimension="project",
+            method="direct_cost",
+            targets=[{"id": project.pk} for project in projects],
+            description="Split across the three projects in proportion to their direct cost.",
+        )
+        demo.note_created(f"shared-cost rule {name!r} @ {tenant.slug}")
+    _import_support_fee(demo, tenant)
+
+
+def _import_support_fee(demo, tenant) -> None:
+    """The support plan's daily fee for the last SUPPORT_DAYS days to today (Moscow days, as Yandex
+    bills), as a FOCUS file through the ordinary import (mapped, rolled up and allocated)."""
+    import datetime as dt
+    import io
+    from decimal import Decimal
+
+    from providers.focus.writer import write_focus_csv
+    from providers.models import CostLineItem
+    from providers.services.costs import cost_file_import
+
+    msk = dt.timezone(dt.timedelta(hours=3))
+    today = dt.datetime.now(msk).date()
+    today_start = dt.datetime(today.year, today.month, today.day, tzinfo=msk)
+    if CostLineItem.objects.filter(
+        tenant=tenant, x_source_key=SUPPORT_SOURCE, charge_period_start=today_start
+    ).exists():
+        return  # already there for today: re-running the demo adds nothing
+    rows = []
+    for n in range(SUPPORT_DAYS - 1, -1, -1):  # up to today, charged at the start of the day
+        day = today - dt.timedelta(days=n)
+        start = dt.datetime(day.year, day.month, day.day, tzinfo=msk).astimezone(dt.UTC)
+        month = dt.datetime(day.year, day.month, 1, tzinfo=dt.UTC)
+        fee = Decimal(SUPPORT_FEE_PER_DAY)
+        rows.append(
+            {
+                "billed_cost": fee,
+                "effective_cost": fee,
+                "list_cost": fee,
+                "contracted_cost": fee,
+                "billing_account_id": "romashka-billing",
+                "billing_account_name": "Romashka LLC",
+                "billing_currency": "RUB",
+                "billing_period_start": month,
+                "billing_period_end": (month + dt.timedelta(days=32)).replace(day=1),
+                "charge_period_start": start,
+                "charge_period_end": start + dt.timedelta(days=1),
+                "charge_category": "Usage",
+                "charge_description": "Technical support plan (Business), daily fee",
+                "invoice_issuer_name": "Yandex Cloud",
+                "provider_name": "Yandex Cloud",
+                "publisher_name": "Yandex Cloud",
+                "service_category": "Other",
+                "service_name": SUPPORT_SERVICE,
+                "sub_account_id": "romashka-billing",
+                "sub_account_name": "Romashka LLC",
+            }
+        )
+    text = io.StringIO()
+    write_focus_csv(text, rows)
+    run = cost_file_import(
+        actor=None,
+        tenant=tenant,
+        file=io.BytesIO(text.getvalue().encode()),
+        file_name="support-plan.csv",
+        source_key=SUPPORT_SOURCE,
+    )
+    if run.status == "succeeded":
+        demo.note_created(f"support-plan fee ({run.rows_loaded} days) @ {tenant.slug}")
+
+
 def create_project_lead(demo) -> None:
     """A viewer of Romashka limited to the Web shop project."""
     from allocation.models import Project
@@ -149,4 +254,4 @@ def create_project_lead(demo) -> None:
         )
 
 
-STEPS = [create_allocation, create_project_lead]
+STEPS = [create_allocation, create_shared_costs, create_project_lead]

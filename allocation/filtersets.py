@@ -6,6 +6,9 @@ import django_filters
 from django.contrib.auth import get_user_model
 
 from allocation.models import (
+    AllocatedCost,
+    AllocationRule,
+    AllocationRun,
     BusinessUnit,
     CostCenter,
     Environment,
@@ -138,3 +141,43 @@ class MappingRunFilterSet(TenantScopedFilterSet):
     class Meta:
         model = MappingRun
         fields = ["tenant", "status", "trigger", "created_by"]
+
+
+class AllocationRuleFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    enabled = django_filters.BooleanFilter()
+    dimension = django_filters.ChoiceFilter(choices=AllocationRule.Dimension.choices)
+    method = django_filters.CharFilter()
+    created_by = django_filters.ModelChoiceFilter(queryset=User.objects.all())
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
+
+    class Meta:
+        model = AllocationRule
+        fields = ["tenant", "enabled", "dimension", "method", "created_by"]
+
+
+class AllocationRunFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    status = django_filters.ChoiceFilter(choices=AllocationRun.Status.choices)
+    trigger = django_filters.ChoiceFilter(choices=AllocationRun.Trigger.choices)
+    created_by = django_filters.ModelChoiceFilter(queryset=User.objects.all())
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = AllocationRun
+        fields = ["tenant", "status", "trigger", "created_by"]
+
+
+class AllocatedCostFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    rule = django_filters.ModelChoiceFilter(queryset=AllocationRule.objects.all())
+    kind = django_filters.ChoiceFilter(choices=AllocatedCost.Kind.choices)
+    day_after = django_filters.DateFilter(field_name="day", lookup_expr="gte", label="From day")
+    day_before = django_filters.DateFilter(field_name="day", lookup_expr="lte", label="To day")
+    target_id = django_filters.NumberFilter(min_value=1)
+    billing_currency = django_filters.CharFilter(max_length=3)
+
+    class Meta:
+        model = AllocatedCost
+        fields = ["tenant", "rule", "kind", "target_id", "billing_currency"]

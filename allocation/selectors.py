@@ -402,3 +402,55 @@ def tag_rule_preview(*, user, rule: TagRule, start: dt.datetime, end: dt.datetim
     clean_rule(rule)
     spec = spec_for(rule, rule_id=rule.pk or NEW)
     return preview_rule(tenant, spec, start=start, end=end)
+
+
+# --- shared costs ---------------------------------------------------------------------------------
+@dataclass
+class SharedResult:
+    """One rule's results over some days, per currency: what was pooled, each target's share
+    and what stayed unallocated (always listed, zero or not). pooled = sum(shares) + unallocated
+    exactly."""
+
+    rule: object
+    currency: str
+    pooled: Decimal = Decimal(0)
+    shares: list[tuple[str, Decimal]] = field(default_factory=list)  # (target name, amount)
+    unallocated: Decimal = Decimal(0)
+
+
+def allocation_results(*, user, tenant, first: dt.date, last: dt.date) -> list[SharedResult]:
+    """The shared-cost results of the tenant's rules over [first, last] (billed cost, in each
+    pool's currency), for someone who may view its costs and all of its dimension values."""
+    from django.db.models import Sum
+
+    from allocation.models import AllocatedCost, AllocationRule
+
+    _require_costs(user, tenant)
+    if dimension_scope_for(user, tenant, Capability.VIEW_COSTS) is not None:
+        raise PermissionDenied(_("Shared-cost results cover every project of the tenant."))
+    rules = {r.pk: r for r in AllocationRule.objects.filter(tenant=tenant)}
+    rows = (
+        AllocatedCost.objects.filter(tenant=tenant, day__gte=first, day__lte=last)
+        .values_list("rule_id", "billing_currency", "kind", "target_id")
+        .annotate(amount=Sum("billed_cost"))
+        .order_by("rule_id", "billing_currency", "kind", "target_id")
+    )
+    names_by_kind = {
+        kind: dict(model.objects.filter(tenant=tenant).values_list("pk", "name"))
+        for kind, model in DIMENSION_MODELS.items()
+    }
+    results: dict[tuple, SharedResult] = {}
+    for rule_id, currency, kind, target, amount in rows:
+        rule = rules.get(rule_id)
+        if rule is None:
+            continue
+        key = (rule.position, rule_id, currency)
+        result = results.setdefault(key, SharedResult(rule, currency))
+        if kind == "pool":
+            result.pooled -= amount
+        elif kind == "share":
+            name = names_by_kind[rule.dimension].get(target, f"#{target}")
+            result.shares.append((name, amount))
+        else:
+            result.unallocated += amount
+    return [results[key] for key in sorted(results)]

@@ -38,6 +38,10 @@ class LockKey(enum.IntEnum):
     # with the old rules to commit, and imports after it see the new rules.
     MAPPING_RULES = 1007
     MAPPING_RUN = 1008  # key: tenant id; held by the process re-applying its rules (session)
+    # key: tenant id; held by whoever recomputes its shared-cost results (transaction lock):
+    # an import, a mapping run and a shared-cost run never write one tenant's days at once.
+    ALLOCATION = 1009
+    ALLOCATION_RUN = 1010  # key: tenant id; held by the process running its shared-cost run
 
 
 def advisory_xact_lock(namespace: LockKey, key: int) -> None:

@@ -54,8 +54,12 @@ def test_seed_demo_builds_the_demo_msp_through_audited_services(tmp_path):
     types = sorted(events.values_list("event_type", flat=True))
     # The allocation demo adds a project lead (a membership limited to one project) and
     # Romashka's dimensions, tag settings and mapping rules (allocation/demo_steps.py).
+    # ... and a support-plan fee imported as a FOCUS file (the shared-cost worked example).
     assert [t for t in types if not t.startswith("allocation.")] == (
-        ["membership.created"] * 5 + ["membership.scope_changed"] + ["tenant.created"] * 3
+        ["costs.imported"]
+        + ["membership.created"] * 5
+        + ["membership.scope_changed"]
+        + ["tenant.created"] * 3
     )
     allocation = Counter(t for t in types if t.startswith("allocation."))
     assert allocation == {
@@ -67,6 +71,7 @@ def test_seed_demo_builds_the_demo_msp_through_audited_services(tmp_path):
         "allocation.tag_alias_created": 5,
         "allocation.required_tag_created": 2,
         "allocation.tag_rule_created": 9,
+        "allocation.allocation_rule_created": 2,
     }
     assert set(events.values_list("source", flat=True)) == {"cli"}
 

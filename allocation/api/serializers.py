@@ -12,6 +12,9 @@ from rest_framework import serializers
 
 from allocation.conditions import describe
 from allocation.models import (
+    AllocatedCost,
+    AllocationRule,
+    AllocationRun,
     BusinessUnit,
     CostCenter,
     Environment,
@@ -250,3 +253,124 @@ class MappingRunSerializer(_TenantOwned):
             "finished_at",
             "duration_ms",
         ]
+
+
+# --- shared costs ---------------------------------------------------------------------------------
+class AllocationRuleSerializer(_TenantOwned):
+    """A shared-cost rule: the cost rows matching its conditions (the first matching rule's pool)
+    are split every day over ``targets`` — values of ``dimension`` — by ``method``: even, fixed
+    (each target's ``percent``, adding up to 100), direct_cost (each target's own cost that day),
+    usage_metric (a daily resource ``metric`` of the target's resources), or any basis another
+    app registers. Shares are whole minor units; the rest, and pools of days without any basis,
+    stay unallocated. Saving recomputes the history (see /allocation-runs/)."""
+
+    conditions = serializers.JSONField(help_text=CONDITIONS_HELP)
+    position = serializers.IntegerField(
+        required=False, min_value=1, help_text="1 = tried first; default: after the last rule."
+    )
+    method = serializers.CharField(
+        required=False,
+        max_length=32,
+        help_text="even, fixed, direct_cost, usage_metric (or a registered basis).",
+    )
+    targets = serializers.JSONField(
+        help_text='[{"id": 12}, {"id": 13}] or, for fixed, [{"id": 12, "percent": "60"}, …].'
+    )
+    conditions_text = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AllocationRule
+        fields = [
+            "id",
+            "tenant",
+            "name",
+            "position",
+            "enabled",
+            "conditions",
+            "conditions_text",
+            "description",
+            "dimension",
+            "method",
+            "targets",
+            "metric",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def get_conditions_text(self, obj) -> list[str]:
+        try:
+            return [describe(c) for c in obj.conditions or []]
+        except (KeyError, TypeError):
+            return []
+
+
+class AllocationRunSerializer(_TenantOwned):
+    """A recomputation of the tenant's shared costs over its history (or [first_day,
+    last_day]), with progress while it runs."""
+
+    class Meta:
+        model = AllocationRun
+        fields = [
+            "id",
+            "tenant",
+            "status",
+            "trigger",
+            "reason",
+            "first_day",
+            "last_day",
+            "progress",
+            "rows_written",
+            "days_allocated",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+        ]
+        read_only_fields = [
+            "status",
+            "trigger",
+            "reason",
+            "progress",
+            "rows_written",
+            "days_allocated",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+        ]
+
+
+class AllocatedCostSerializer(TenantScopedSerializer):
+    """One day's shared-cost result row: ``pool`` (taken away, negative), ``share`` (one
+    target's part, whole minor units) or ``unallocated`` (the rest). Per rule, day and currency
+    they sum to zero. Amounts are Decimal strings in ``billing_currency``."""
+
+    class Meta:
+        model = AllocatedCost
+        fields = [
+            "id",
+            "tenant",
+            "day",
+            "rule",
+            "kind",
+            "target_id",
+            "ratio",
+            "basis",
+            "billing_currency",
+            "provider_name",
+            "service_name",
+            "charge_category",
+            "x_business_unit_id",
+            "x_project_id",
+            "x_feature_id",
+            "x_environment_id",
+            "x_cost_center_id",
+            "billed_cost",
+            "effective_cost",
+            "list_cost",
+            "vat_amount",
+        ]
+        read_only_fields = fields

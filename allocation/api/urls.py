@@ -15,6 +15,9 @@ ROUTES = [
     ("virtual-tags", views.VirtualTagViewSet, "virtualtag"),
     ("tag-rules", views.TagRuleViewSet, "tagrule"),
     ("mapping-runs", views.MappingRunViewSet, "mappingrun"),
+    ("allocation-rules", views.AllocationRuleViewSet, "allocationrule"),
+    ("allocation-runs", views.AllocationRunViewSet, "allocationrun"),
+    ("allocated-costs", views.AllocatedCostViewSet, "allocatedcost"),
 ]
 
 # Reports (aggregates, not model collections): plain views beside the router.

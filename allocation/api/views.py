@@ -22,6 +22,9 @@ from allocation import filtersets as f
 from allocation import selectors
 from allocation.api import serializers as s
 from allocation.models import (
+    AllocatedCost,
+    AllocationRule,
+    AllocationRun,
     BusinessUnit,
     CostCenter,
     Environment,
@@ -37,6 +40,12 @@ from allocation.preview import last_month, month_range
 from allocation.services.dimensions import dimension_create, dimension_delete, dimension_update
 from allocation.services.rules import tag_rule_create, tag_rule_delete, tag_rule_update
 from allocation.services.runs import mapping_run_request
+from allocation.services.shared import (
+    allocation_rule_create,
+    allocation_rule_delete,
+    allocation_rule_update,
+    allocation_run_request,
+)
 from allocation.services.tags import (
     required_tag_create,
     required_tag_delete,
@@ -281,6 +290,54 @@ class MappingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenant
         serializer.is_valid(raise_exception=True)
         run = mapping_run_request(actor=request.user, **serializer.validated_data)
         return Response(self.get_serializer(run).data, status=status.HTTP_201_CREATED)
+
+
+# --- shared costs ------------------------------------------------------------------------------
+class AllocationRuleViewSet(_ServiceViewSet):
+    """Shared-cost rules, in the order they claim cost rows (a row joins the first pool it
+    matches). Each change recomputes the history (a run under /allocation-runs/); every import
+    and every mapping run recomputes the days it touched."""
+
+    queryset = AllocationRule.objects.all()
+    serializer_class = s.AllocationRuleSerializer
+    filterset_class = f.AllocationRuleFilterSet
+    ordering_fields = ["position", "name", "created_at"]
+
+    def service_create(self, data):
+        return allocation_rule_create(actor=self.request.user, **data)
+
+    def service_update(self, instance, data):
+        return allocation_rule_update(actor=self.request.user, rule=instance, **data)
+
+    def service_delete(self, instance):
+        allocation_rule_delete(actor=self.request.user, rule=instance)
+
+
+class AllocationRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    """Recomputations of the shared costs, newest first, with progress while running. POST
+    asks for one (201): the whole history, or [first_day, last_day] (tenant-local days)."""
+
+    queryset = AllocationRun.objects.all()
+    serializer_class = s.AllocationRunSerializer
+    filterset_class = f.AllocationRunFilterSet
+    ordering_fields = ["created_at", "status"]
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = allocation_run_request(actor=request.user, **serializer.validated_data)
+        return Response(self.get_serializer(run).data, status=status.HTTP_201_CREATED)
+
+
+class AllocatedCostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    """The daily shared-cost results (read-only): per rule, day and currency the pool taken
+    away, each target's share and the unallocated rest, summing to zero. For costs after
+    allocation by any dimension use /cost-query/?allocation=include."""
+
+    queryset = AllocatedCost.objects.all()
+    serializer_class = s.AllocatedCostSerializer
+    filterset_class = f.AllocatedCostFilterSet
+    ordering_fields = ["day", "rule", "kind"]
 
 
 # --- reports --------------------------------------------------------------------------------

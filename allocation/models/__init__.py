@@ -10,11 +10,15 @@ from allocation.models.dimensions import (
 )
 from allocation.models.rules import TagRule, VirtualTag
 from allocation.models.runs import MappingRun
+from allocation.models.shared import AllocatedCost, AllocationRule, AllocationRun
 from allocation.models.tags import RequiredTag, TagAlias
 
 __all__ = [
     "DIMENSION_MODELS",
     "HIERARCHY",
+    "AllocatedCost",
+    "AllocationRule",
+    "AllocationRun",
     "BusinessUnit",
     "CostCenter",
     "Dimension",

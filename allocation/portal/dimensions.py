@@ -51,6 +51,8 @@ def overview(request):
     filters = {}
     if project.isdigit() and any(p.pk == int(project) for p in projects):
         filters = {"project": [project]}
+    # With shared costs split over their targets (the shared-cost rules), totals unchanged.
+    shared = request.GET.get("shared") == "1"
     result, error = None, None
     can_view_costs = portal_can(request, Capability.VIEW_COSTS)
     if can_view_costs:
@@ -64,6 +66,7 @@ def overview(request):
                     filters=filters,
                     order="-billed_cost",
                     viewer=user,
+                    allocation="include" if shared else "exclude",
                 )
             )
         except QueryError as exc:
@@ -73,6 +76,7 @@ def overview(request):
         "months": months(max(month_start(tenant), month)),
         "group": group,
         "group_choices": choices,
+        "shared": shared,
         "projects": projects,
         "project": project,
         "result": result,

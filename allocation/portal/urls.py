@@ -5,7 +5,7 @@ access; mounted in the ``portal`` namespace by ``infrazen/portal_urls.py``."""
 from django.utils.translation import gettext_lazy as _
 
 from allocation.models import DIMENSION_MODELS
-from allocation.portal import access, dimensions, rules, tags
+from allocation.portal import access, dimensions, rules, shared, tags
 from core.capabilities import Capability
 from core.portal.registry import NavEntry, portal_path
 
@@ -138,6 +138,36 @@ urlpatterns += [
         "allocation/rules/reapply/",
         rules.rules_reapply,
         "allocation_rules_reapply",
+        methods=("POST",),
+        capability=MANAGE,
+    ),
+    # Shared costs
+    portal_path(
+        "allocation/shared/",
+        shared.shared,
+        "allocation_shared",
+        capability=Capability.VIEW_COSTS.value,
+    ),
+    portal_path(
+        "allocation/shared/add/",
+        shared.shared_add,
+        "allocation_shared_add",
+        methods=("POST",),
+        capability=MANAGE,
+    ),
+    portal_path(
+        "allocation/shared/<int:pk>/delete/",
+        shared.shared_delete,
+        "allocation_shared_delete",
+        methods=("POST",),
+        capability=MANAGE,
+        object_model="allocation.AllocationRule",
+        object_param="pk",
+    ),
+    portal_path(
+        "allocation/shared/recompute/",
+        shared.shared_recompute,
+        "allocation_shared_recompute",
         methods=("POST",),
         capability=MANAGE,
     ),

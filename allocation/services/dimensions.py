@@ -122,6 +122,11 @@ def dimension_delete(*, actor, dimension: Dimension) -> None:
     rules = TagRule.objects.filter(tenant=tenant, **{key: dimension}).count()
     if rules:
         reasons.append(_("%(n)d mapping rule(s) set it") % {"n": rules})
+    from allocation.services.shared import rules_referencing
+
+    sharing = len(rules_referencing(tenant.pk, key, dimension.pk))
+    if sharing:
+        reasons.append(_("%(n)d shared-cost rule(s) split costs over it") % {"n": sharing})
     children = {"business_unit": "projects", "project": "features"}.get(key)
     if children and getattr(dimension, children).exists():
         reasons.append(_("values under it exist"))

@@ -292,4 +292,8 @@ def apply_to_days(tenant: Tenant, first: dt.date, last: dt.date) -> tuple[int, i
             first_day=first_changed,
             last_day=last_changed,
         )
+        # Shared costs split by direct cost follow the rows that moved between projects.
+        from allocation.services.shared import allocate_after_rollups
+
+        allocate_after_rollups(tenant.pk, tenant.time_zone, first_changed, last_changed)
         return result.rows_changed, (last_changed - first_changed).days + 1

@@ -664,6 +664,15 @@ _QUERY_PARAMETERS = [
         "billed costs only), include, or only. `estimated_totals` in the answer is the "
         "estimated part either way; group by `estimated` to see the two apart.",
     ),
+    OpenApiParameter(
+        "allocation",
+        OpenApiTypes.STR,
+        enum=list(query.ALLOCATION_CHOICES),
+        description="Shared costs: exclude (default: direct costs as billed) or include (pools "
+        "split over their targets by the shared-cost rules; totals unchanged, each row adds "
+        "`allocated_cost`, the answer adds `allocation_totals` with pooled, allocated and "
+        "unallocated amounts).",
+    ),
     OpenApiParameter("start", OpenApiTypes.DATE, description="First day (tenant's time zone)."),
     OpenApiParameter("end", OpenApiTypes.DATE, description="Last day, inclusive."),
     OpenApiParameter("currency", OpenApiTypes.STR, description="Default: the tenant's."),
@@ -711,6 +720,7 @@ class CostQueryView(APIView):
                 order=params.get("order") or None,
                 limit=_int_param(params, "limit", query.DEFAULT_LIMIT),
                 estimates=_given(params, "estimates") or query.EXCLUDE,
+                allocation=_given(params, "allocation") or query.EXCLUDE,
                 viewer=request.user,
             )
             result = query.run_cost_query(spec)

@@ -37,6 +37,7 @@ it sold: a marketplace resale's host is not known), the Allocated* columns and C
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import io
 import json
 import time
@@ -145,6 +146,8 @@ class ExportPlan:
     scope: dict[str, list[int]] | None = None  # a limited member's dimension values
     named: dict[str, str] = field(default_factory=dict)  # name columns: row key -> header
     names: hooks.DimensionNames | None = None
+    # FOCUS 1.3: (SQL, params) of the shares pooled line items split into (see _split).
+    splits: tuple[str, list] | None = None
 
     @property
     def custom(self) -> dict[str, str]:
@@ -250,6 +253,14 @@ def export_plan(
                 for currency, billed, effective, lst in cursor.fetchall()
             }
     has = dict(zip(nullable, present, strict=True))
+    splits = hooks.split_allocations(tenant_id, start, end) if version == "1.3" else None
+    if splits is not None:
+        extra = _split_rows(splits, tenant_id, start, end, scope)
+        if extra is None:
+            splits = None
+        else:
+            count += extra
+            has.update(dict.fromkeys(SPLIT_FIELDS, True))
     focus = [f for f in fields if required(f) or has.get(f)]
     focus = [f for f in fields if f in focus or (f in COMPANIONS and COMPANIONS[f] in focus)]
     own = {f: h for f, h in OWN_EXTENSIONS.items() if f in ALWAYS_OWN or has.get(f)}
@@ -272,8 +283,75 @@ def export_plan(
         version,
         scope=scope,
         named=named,
-        names=hooks.dimension_names(tenant_id) if named else None,
+        names=hooks.dimension_names(tenant_id) if named or splits else None,
+        splits=splits,
     )
+
+
+# --- FOCUS 1.3 split cost allocation -------------------------------------------------------------
+# A line item in a shared-cost pool is written once per share of its pool (the allocation app's
+# ``register_split_allocations``), its costs and quantities multiplied by the share's ratio (the
+# ratios of one origin charge sum to exactly 1, so the split rows add up to the charge exactly),
+# with AllocatedMethodId/Details (the ratio, and the basis as UsageQuantity), the target as
+# AllocatedResourceId/Name and AllocatedTags {dimension: target name}. Days on which a pool had
+# no basis keep their charges whole, as billed.
+SPLIT_FIELDS = (
+    "allocated_method_id",
+    "allocated_method_details",
+    "allocated_resource_id",
+    "allocated_resource_name",
+    "allocated_tags",
+)
+SPLIT_SCALED = (
+    "billed_cost",
+    "effective_cost",
+    "list_cost",
+    "contracted_cost",
+    "pricing_quantity",
+    "consumed_quantity",
+    "pricing_currency_effective_cost",
+    "x_vat_amount",
+)
+SPLIT_COLUMNS = ("rule_id", "method", "dimension", "target_id", "ratio", "basis")
+_EXACT = decimal.Context(prec=80)
+
+
+def _split_rows(splits, tenant_id, start, end, scope) -> int | None:
+    """How many rows the split adds (shares minus the charges they replace); None: none."""
+    text, params = splits
+    scoped, scoped_params = scope_conditions(scope, alias="c.")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*), count(DISTINCT s.line_id) FROM ({text}) s JOIN {TABLE} c "
+            "ON c.id = s.line_id AND c.tenant_id = %s AND c.charge_period_start >= %s "
+            "AND c.charge_period_start < %s" + "".join(f" AND {condition}" for condition in scoped),
+            [*params, tenant_id, start, end, *scoped_params],
+        )
+        shares, lines = cursor.fetchone()
+    return shares - lines if shares else None
+
+
+def _split(row: dict, share: tuple, names) -> None:
+    rule_id, method, dimension, target_id, ratio, basis = share
+    with decimal.localcontext(_EXACT):
+        for key in SPLIT_SCALED:
+            if row.get(key) is not None:
+                row[key] = row[key] * ratio
+    name = (names.values.get(dimension, {}) if names else {}).get(target_id) or f"#{target_id}"
+    unit = {"direct_cost": row.get("billing_currency"), "fixed": "Percent", "even": "Share"}
+    row["allocated_method_id"] = f"infrazen:{method}:rule-{rule_id}"
+    row["allocated_method_details"] = {
+        "Elements": [
+            {
+                "AllocatedRatio": ratio,
+                "UsageUnit": unit.get(method, method),
+                "UsageQuantity": basis,
+            }
+        ]
+    }
+    row["allocated_resource_id"] = f"{dimension}:{target_id}"
+    row["allocated_resource_name"] = name
+    row["allocated_tags"] = {dimension: name}
 
 
 def export_rows(plan: ExportPlan) -> Iterator[dict[str, Any]]:
@@ -293,12 +371,20 @@ def export_rows(plan: ExportPlan) -> Iterator[dict[str, Any]]:
     ]
     if plan.extensions:
         select.append("c.x_extensions::text")
+    split_params: list = []
+    order = "ORDER BY c.charge_period_start, c.id"
+    if plan.splits is not None:
+        split_sql, split_params = plan.splits
+        joins = f"{joins} LEFT JOIN ({split_sql}) s ON s.line_id = c.id"
+        select += [f"s.{column}" for column in SPLIT_COLUMNS]
+        order += ", s.target_id"
+    join_params = [*join_params, *split_params]
     scoped, scoped_params = scope_conditions(plan.scope, alias="c.")
     sql = (
         f"SELECT {', '.join(select)} FROM {TABLE} c {joins} WHERE c.tenant_id = %s "
         "AND c.charge_period_start >= %s AND c.charge_period_start < %s AND c.x_estimated = false "
         + "".join(f"AND {condition} " for condition in scoped)
-        + "ORDER BY c.charge_period_start, c.id"
+        + order
     )
     json_positions = [i for i, c in enumerate(columns) if c in JSON_FIELDS or c == "x_virtual_tags"]
     add_names = _namer(plan)
@@ -316,12 +402,17 @@ def export_rows(plan: ExportPlan) -> Iterator[dict[str, Any]]:
                     if values[i] is not None:
                         values[i] = _json(values[i])
                 row = dict(zip(columns, values, strict=True))
+                share = None
+                if plan.splits is not None:
+                    share, record = record[-len(SPLIT_COLUMNS) :], record[: -len(SPLIT_COLUMNS)]
                 if plan.extensions and record[-1] is not None:
                     extra = json.loads(record[-1])
                     for key in plan.extensions:
                         row[key] = extra.get(key)
                 if add_names is not None:
                     add_names(row)
+                if share is not None and share[0] is not None:
+                    _split(row, share, plan.names)
                 yield row
 
 

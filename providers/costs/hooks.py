@@ -43,6 +43,59 @@ def after_rows_loaded(cursor, rows: LoadedRows) -> None:
         hook(cursor, rows)
 
 
+# --- after the rollups ------------------------------------------------------------------------
+# (tenant id, tenant time zone, first local day, last local day): runs in the import's
+# transaction once the rollups of those days are rebuilt (shared-cost allocation reads them).
+AfterRollups = Callable[[int, str, dt.date, dt.date], None]
+_after_rollups: list[AfterRollups] = []
+
+
+def register_after_rollups(hook: AfterRollups) -> AfterRollups:
+    if hook not in _after_rollups:
+        _after_rollups.append(hook)
+    return hook
+
+
+def after_rollups(tenant_id: int, time_zone: str, first_day: dt.date, last_day: dt.date) -> None:
+    for hook in _after_rollups:
+        hook(tenant_id, time_zone, first_day, last_day)
+
+
+# --- shared-cost results ---------------------------------------------------------------------
+# The app that allocates shared costs names the relation of its daily results (rows shaped like
+# the daily summary, summing to zero per day and currency); the cost query adds them on request.
+_allocated_costs: list[str] = []
+
+
+def register_allocated_costs(relation: str) -> None:
+    if relation not in _allocated_costs:
+        _allocated_costs.append(relation)
+
+
+def allocated_costs() -> str | None:
+    return _allocated_costs[0] if _allocated_costs else None
+
+
+# The same app's split of line items into shares, for FOCUS 1.3 split cost allocation:
+# (tenant id, start, end) -> (SQL, params) of rows (line_id, rule_id, method, dimension,
+# target_id, ratio, basis), or None.
+SplitAllocations = Callable[[int, dt.datetime, dt.datetime], tuple[str, list] | None]
+_split_allocations: list[SplitAllocations] = []
+
+
+def register_split_allocations(provider: SplitAllocations) -> None:
+    if provider not in _split_allocations:
+        _split_allocations.append(provider)
+
+
+def split_allocations(tenant_id: int, start: dt.datetime, end: dt.datetime):
+    for provider in _split_allocations:
+        found = provider(tenant_id, start, end)
+        if found is not None:
+            return found
+    return None
+
+
 # --- names of allocation values -------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class DimensionNames:

@@ -224,6 +224,7 @@ def _load(
         first_day=first_day,
         last_day=last_day,
     )
+    hooks.after_rollups(target.tenant_id, target.time_zone, first_day, last_day)
     return result
 
 

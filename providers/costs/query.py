@@ -40,6 +40,18 @@ ids; grouped rows name them (``project``: the name, ``project_id``: the id) thro
 allocation app registers (``providers.costs.hooks.register_dimension_names``). Virtual tags group
 as ``vtag:<key>`` and filter as ``vtag=key:value``. A ``viewer`` limited to some dimension values
 (``core.dimensions``) gets only the rows of those values: rows, totals and all.
+
+**Shared costs** (``allocation=include``). The allocation app registers the relation holding its
+daily shared-cost results (``providers.costs.hooks.register_allocated_costs``): rows shaped like
+the daily summary whose amounts sum to zero per day and currency — a pool's rows taken away
+(negative, where they were), each target's share, and the unallocated rest. With
+``allocation=include`` they are added to the direct costs (``UNION ALL`` before grouping), so
+every breakdown shows costs after allocation while totals stay exactly the same; each row and the
+totals then also carry ``allocated_cost`` (the net billed amount allocation moved into the
+group: direct = billed_cost - allocated_cost), and ``allocation_totals`` reports what was pooled,
+allocated and left unallocated. Unallocated costs are always shown: grouped by one business
+dimension, the row without a value is listed even when it is zero. Shares carry no resource or
+tags; in resource and tag breakdowns they fall under "none".
 """
 
 from __future__ import annotations
@@ -72,6 +84,8 @@ RESULT_PLACES = Decimal("1e-18")
 TAX = "Tax"
 EXCLUDE, INCLUDE, ONLY = "exclude", "include", "only"
 ESTIMATES = (EXCLUDE, INCLUDE, ONLY)
+ALLOCATION_CHOICES = (EXCLUDE, INCLUDE)
+ALLOCATED = "allocated_cost"
 _CONTEXT = decimal.Context(prec=60, rounding=ROUND_HALF_UP)
 ZERO = Decimal(0)
 
@@ -149,6 +163,7 @@ class CostQuery:
     estimates: str = EXCLUDE  # exclude (billed only), include, only
     # Who asks: a member limited to some dimension values sees only theirs. None: the system.
     viewer: object = None
+    allocation: str = EXCLUDE  # include: shared costs split over their targets (see above)
 
 
 @dataclass
@@ -165,6 +180,9 @@ class CostQueryResult:
     estimates: str = EXCLUDE
     # The estimated part of the matching costs, included in ``totals`` or not.
     estimated_totals: dict = field(default_factory=dict)
+    allocation: str = EXCLUDE
+    # With allocation=include: {"pooled", "allocated", "unallocated"} billed amounts.
+    allocation_totals: dict = field(default_factory=dict)
 
 
 def cost_tenant_for(user, value: str | int | None = None):
@@ -235,6 +253,12 @@ def result_json(result: CostQueryResult, tenant) -> dict:
         "truncated": result.truncated,
         "estimates": result.estimates,
         "estimated_totals": encode(result.estimated_totals),
+        "allocation": result.allocation,
+        **(
+            {"allocation_totals": encode(result.allocation_totals)}
+            if result.allocation == INCLUDE
+            else {}
+        ),
     }
 
 
@@ -297,6 +321,14 @@ def run_cost_query(query: CostQuery) -> CostQueryResult:
             _("estimates must be “exclude” (billed costs only), “include” or “only”."),
             param="estimates",
         )
+    if query.allocation not in ALLOCATION_CHOICES:
+        raise QueryError(
+            _("allocation must be “exclude” (direct costs) or “include” (shared costs split)."),
+            param="allocation",
+        )
+    allocated_relation = hooks.allocated_costs() if query.allocation == INCLUDE else None
+    if query.allocation == INCLUDE and allocated_relation is None:
+        raise QueryError(_("Shared-cost allocation is not installed."), param="allocation")
     start, end = _period(query, tenant)
     filters = _filters(query.filters)
     detail = (
@@ -339,12 +371,19 @@ def run_cost_query(query: CostQuery) -> CostQueryResult:
             d.name: _vtag_id(d.name[len(VTAG_PREFIX) :], names) for d in dims if d.kind == "vtag"
         },
         scope=viewer_scope(query.viewer, tenant),
+        allocated=allocated_relation,
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         fetched = cursor.fetchall()
-    groups, totals, estimated = _convert(fetched, len(dims), currency, amounts, query.estimates)
-    rows = [_row(dims, key, values, names) for key, values in groups.items()]
+    with_allocation = allocated_relation is not None
+    groups, totals, estimated, moved = _convert(
+        fetched, len(dims), currency, amounts, query.estimates, with_allocation
+    )
+    if with_allocation and len(dims) == 1 and dims[0].name in NAMED:
+        # Unallocated costs are always shown, even when nothing is left without a value.
+        groups.setdefault((None,), [ZERO, ZERO, ZERO, ZERO, 0, ZERO])
+    rows = [_row(dims, key, values, names, with_allocation) for key, values in groups.items()]
     if order is None:
         rows.sort(key=lambda row: tuple(_sort_key(row[d.name]) for d in dims))
     else:
@@ -359,10 +398,12 @@ def run_cost_query(query: CostQuery) -> CostQueryResult:
         end=end,
         source="daily" if detail else "summary",
         rows=rows[:limit],
-        totals=_finish(totals),
+        totals=_finish(totals, with_allocation),
         truncated=truncated,
         estimates=query.estimates,
         estimated_totals=_finish(estimated),
+        allocation=query.allocation,
+        allocation_totals={k: _round(v) for k, v in moved.items()} if with_allocation else {},
     )
 
 
@@ -457,7 +498,7 @@ def _order(order: str | None, dims: list[str]) -> tuple[str, bool] | None:
     if not order:
         return None
     name = order.removeprefix("-")
-    if name not in (*dims, *MEASURES, COUNT):
+    if name not in (*dims, *MEASURES, COUNT, ALLOCATED):
         raise QueryError(
             _("order takes a grouped dimension or a measure (%(m)s), with - for descending.")
             % {"m": ", ".join((*MEASURES, COUNT))},
@@ -470,7 +511,19 @@ def _order(order: str | None, dims: list[str]) -> tuple[str, bool] | None:
 
 
 def _sql(
-    *, table, tenant_id, dims, start, end, filters, tags, currency, vtags, vtag_ids, scope
+    *,
+    table,
+    tenant_id,
+    dims,
+    start,
+    end,
+    filters,
+    tags,
+    currency,
+    vtags,
+    vtag_ids,
+    scope,
+    allocated=None,
 ) -> tuple[str, list]:
     select: list[str] = []
     params: list = []
@@ -490,6 +543,9 @@ def _sql(
         _rate_day_sql(start, end, currency, params),
         "x_estimated",
     ]
+    if allocated is not None:
+        select.append("kind")
+        table = _with_allocations(table, allocated)
     where = ["tenant_id = %s", "day >= %s", "day <= %s"]
     where_params: list = [tenant_id, start, end]
     for name, values in filters.items():
@@ -542,7 +598,16 @@ def _vat_rule_starts() -> list[dt.date]:
 # --- conversion ---------------------------------------------------------------------------------
 
 
-def _convert(fetched, n_dims: int, currency: str, amounts: str, estimates: str = EXCLUDE):
+def _convert(
+    fetched,
+    n_dims: int,
+    currency: str,
+    amounts: str,
+    estimates: str = EXCLUDE,
+    allocation: bool = False,
+):
+    """Groups, totals and estimated totals as [billed, effective, list, vat, line items] (plus
+    the allocated billed amount with ``allocation``), and what allocation moved by kind."""
     needed = {(row[n_dims + 1], row[n_dims + 3]) for row in fetched if row[n_dims + 1] != currency}
     try:
         factors = conversion_factors(needed, currency)
@@ -551,13 +616,17 @@ def _convert(fetched, n_dims: int, currency: str, amounts: str, estimates: str =
     vat = VatResolver.load() if fetched else None
     rules: dict = {}
     groups: dict[tuple, list] = {}
-    totals = [ZERO, ZERO, ZERO, ZERO, 0]
+    width = 6 if allocation else 5
+    measures_at = n_dims + (6 if allocation else 5)
+    totals = [ZERO, ZERO, ZERO, ZERO, 0, ZERO][:width]
     estimated_totals = [ZERO, ZERO, ZERO, ZERO, 0]
+    moved = {"pooled": ZERO, "allocated": ZERO, "unallocated": ZERO}
     with decimal.localcontext(_CONTEXT):
         for row in fetched:
             key = row[:n_dims]
             provider, billing_currency, is_tax, rate_day, is_estimate = row[n_dims : n_dims + 5]
-            billed, effective, listed, vat_amount, items = row[n_dims + 5 :]
+            kind = row[n_dims + 5] if allocation else None
+            billed, effective, listed, vat_amount, items = row[measures_at:]
             rule_key = (provider, billing_currency, rate_day)
             if rule_key not in rules:
                 rules[rule_key] = vat.rule_for(provider, billing_currency, rate_day.isoformat())
@@ -575,13 +644,58 @@ def _convert(fetched, n_dims: int, currency: str, amounts: str, estimates: str =
                 continue
             group = groups.get(key)
             if group is None:
-                group = groups[key] = [ZERO, ZERO, ZERO, ZERO, 0]
+                group = groups[key] = [ZERO, ZERO, ZERO, ZERO, 0, ZERO][:width]
             for i, value in enumerate(values):
                 group[i] += value
                 totals[i] += value
             group[4] += items
             totals[4] += items
-    return groups, totals, estimated_totals
+            if kind is not None:
+                group[5] += values[0]
+                totals[5] += values[0]
+                if kind == "pool":
+                    moved["pooled"] -= values[0]
+                elif kind == "share":
+                    moved["allocated"] += values[0]
+                else:
+                    moved["unallocated"] += values[0]
+    return groups, totals, estimated_totals, moved
+
+
+def _with_allocations(table: str, allocated: str) -> str:
+    """The rollup table with the shared-cost rows appended (same columns; ``kind`` NULL for
+    direct costs). Filters on the result reach both branches (PostgreSQL pushes them down)."""
+    columns = [
+        "tenant_id",
+        "day",
+        "x_connection_id",
+        "billing_currency",
+        "provider_name",
+        "service_name",
+        "service_category",
+        "sub_account_id",
+        "sub_account_name",
+        "region_id",
+        "charge_category",
+        "x_business_unit_id",
+        "x_project_id",
+        "x_feature_id",
+        "x_environment_id",
+        "x_cost_center_id",
+        "billed_cost",
+        "effective_cost",
+        "list_cost",
+        "vat_amount",
+    ]
+    direct = [*columns, "x_estimated", "line_items", "NULL::text AS kind"]
+    shared = [*columns, "false AS x_estimated", "0::bigint AS line_items", "kind"]
+    if table == DAILY_TABLE:
+        direct += ["resource_id", "tags", "x_virtual_tags"]
+        shared += ["NULL::text AS resource_id", "NULL::jsonb AS tags", "NULL::jsonb"]
+    return (
+        f"(SELECT {', '.join(direct)} FROM {table} UNION ALL "
+        f"SELECT {', '.join(shared)} FROM {allocated}) AS costs"
+    )
 
 
 def _vat_view(amounts, is_tax, rule, billed, effective, listed, vat_amount) -> list[Decimal]:
@@ -607,13 +721,15 @@ def _round(value: Decimal) -> Decimal:
         return value.quantize(RESULT_PLACES)
 
 
-def _finish(values: list) -> dict:
+def _finish(values: list, allocation: bool = False) -> dict:
     result = {name: _round(values[i]) for i, name in enumerate(MEASURES)}
     result[COUNT] = int(values[4])
+    if allocation:
+        result[ALLOCATED] = _round(values[5])
     return result
 
 
-def _row(dims: list[Dimension], key: tuple, values: list, names) -> dict:
+def _row(dims: list[Dimension], key: tuple, values: list, names, allocation=False) -> dict:
     row = {}
     for dimension, value in zip(dims, key, strict=True):
         if dimension.kind == "month" and value is not None:
@@ -624,7 +740,7 @@ def _row(dims: list[Dimension], key: tuple, values: list, names) -> dict:
                 known = names.values.get(dimension.name, {})
                 value = known.get(value) or f"#{value}"
         row[dimension.name] = value
-    row.update(_finish(values))
+    row.update(_finish(values, allocation))
     return row
 
 

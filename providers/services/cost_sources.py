@@ -24,7 +24,7 @@ from core.audit import record_event, snapshot
 from core.capabilities import Capability
 from core.crypto import decrypt_json, encrypt_json
 from core.services.guards import require_capability
-from providers.costs import rollups
+from providers.costs import hooks, rollups
 from providers.costs.sources.endpoints import endpoint_errors
 from providers.models import CostLineItem, CostSource, CostSourceObject, ImportRun, ProviderType
 from providers.services.scheduled import set_enabled
@@ -302,6 +302,7 @@ def _purge_costs(source: CostSource) -> int:
     rollups.refresh(
         tenant_id=source.tenant_id, time_zone=tz, first_day=first_day, last_day=last_day
     )
+    hooks.after_rollups(source.tenant_id, tz, first_day, last_day)
     return deleted
 
 

@@ -62,3 +62,32 @@ def test_the_demo_allocates_romashkas_simulated_costs(
     seen = CostLineItem.objects.for_user(lead, "view")
     assert seen.count() == len(web_rows)
     assert set(seen.values_list("x_project_id", flat=True)) == {web.pk}
+
+    # Shared costs: the cluster and the support plan split over the three projects by their
+    # direct cost, each day; shares + unallocated = pooled exactly.
+    from allocation.models import AllocatedCost, AllocationRule
+
+    day = sim.billing.dates()[-1]
+    results = AllocatedCost.objects.filter(tenant=romashka, day=day)
+    projects = {p.pk: p for p in Project.objects.filter(tenant=romashka)}
+    for rule in AllocationRule.objects.filter(tenant=romashka):
+        pooled = -(results.filter(rule=rule, kind="pool").aggregate(s=Sum("billed_cost"))["s"] or 0)
+        split = results.filter(rule=rule).exclude(kind="pool").aggregate(s=Sum("billed_cost"))["s"]
+        split = split or 0
+        assert split == pooled
+    support = AllocationRule.objects.get(tenant=romashka, name="Technical support plan")
+    shares = dict(
+        results.filter(rule=support, kind="share").values_list("target_id", "billed_cost")
+    )
+    assert set(shares) <= set(projects) and len(shares) >= 2
+    assert sum(shares.values()) + results.get(rule=support, kind="unallocated").billed_cost == (
+        Decimal("16.13")
+    )
+    direct = dict(
+        items.filter(x_project_id__in=list(shares))
+        .values_list("x_project_id")
+        .annotate(s=Sum("billed_cost"))
+        .values_list("x_project_id", "s")
+    )
+    biggest = max(direct, key=direct.get)
+    assert shares[biggest] == max(shares.values())  # in proportion to direct cost

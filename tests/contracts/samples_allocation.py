@@ -94,6 +94,60 @@ def _mapping_run(world, tenant):
     )
 
 
+@sample("allocation.allocationrule")
+def _allocation_rule(world, tenant):
+    from allocation.services.shared import allocation_rule_create
+
+    return allocation_rule_create(
+        actor=None,
+        tenant=tenant,
+        name=_name("Shared"),
+        conditions=[{"field": "service", "op": "in", "values": ["Managed Kubernetes"]}],
+        dimension="project",
+        method="even",
+        targets=[{"id": _project(world, tenant).pk}],
+    )
+
+
+@sample("allocation.allocationrun")
+def _allocation_run(world, tenant):
+    from allocation.models import AllocationRun
+
+    return AllocationRun.objects.create(
+        tenant=tenant,
+        trigger=AllocationRun.Trigger.MANUAL,
+        status=AllocationRun.Status.SUCCEEDED,
+    )
+
+
+@sample("allocation.allocatedcost")
+def _allocated_cost(world, tenant):
+    import datetime as dt
+    from decimal import Decimal
+
+    from allocation.models import AllocatedCost
+
+    rule = _allocation_rule(world, tenant)
+    project = rule.target_ids()[0]
+    return AllocatedCost.objects.create(
+        tenant=tenant,
+        day=dt.date(2026, 1, 5),
+        rule=rule,
+        kind=AllocatedCost.Kind.SHARE,
+        target_id=project,
+        ratio=Decimal(1),
+        basis=Decimal(1),
+        billing_currency="RUB",
+        provider_name="Yandex Cloud",
+        service_name="Managed Kubernetes",
+        x_project_id=project,
+        billed_cost=Decimal("10.00"),
+        effective_cost=Decimal("10.00"),
+        list_cost=Decimal("10.00"),
+        vat_amount=Decimal("1.80"),
+    )
+
+
 CREATE_PAYLOADS["businessunit"] = lambda w: {
     "tenant": w.b.pk,
     "name": "Retail",
@@ -130,6 +184,15 @@ CREATE_PAYLOADS["tagrule"] = lambda w: {
     "virtual_tag_value": "storefront",
 }
 CREATE_PAYLOADS["mappingrun"] = lambda w: {"tenant": w.b.pk}
+CREATE_PAYLOADS["allocationrule"] = lambda w: {
+    "tenant": w.b.pk,
+    "name": "Support fee",
+    "conditions": [{"field": "service", "op": "in", "values": ["Support"]}],
+    "dimension": "project",
+    "method": "fixed",
+    "targets": [{"id": _project(w, w.b).pk, "percent": "100"}],
+}
+CREATE_PAYLOADS["allocationrun"] = lambda w: {"tenant": w.b.pk}
 
 
 # --- services --------------------------------------------------------------------------------
@@ -314,4 +377,54 @@ def _case_membership_scope_set(world):
         lambda actor: membership_scope_set(
             actor=actor, membership=membership, dimension_scope={"project": [project.pk]}
         ),
+    )
+
+
+@service_case("allocation.services.shared.allocation_rule_create")
+def _case_allocation_rule_create(world):
+    from allocation.services.shared import allocation_rule_create
+
+    project = _project(world, world.a)
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: allocation_rule_create(
+            actor=actor,
+            tenant=world.a,
+            name="Cluster",
+            conditions=[{"field": "service", "op": "in", "values": ["Managed Kubernetes"]}],
+            method="direct_cost",
+            targets=[{"id": project.pk}],
+        ),
+    )
+
+
+@service_case("allocation.services.shared.allocation_rule_update")
+def _case_allocation_rule_update(world):
+    from allocation.services.shared import allocation_rule_update
+
+    rule = _allocation_rule(world, world.a)
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: allocation_rule_update(actor=actor, rule=rule, name="Renamed"),
+    )
+
+
+@service_case("allocation.services.shared.allocation_rule_delete")
+def _case_allocation_rule_delete(world):
+    from allocation.services.shared import allocation_rule_delete
+
+    rule = _allocation_rule(world, world.a)
+    return world.owner_a, world.a, lambda actor: allocation_rule_delete(actor=actor, rule=rule)
+
+
+@service_case("allocation.services.shared.allocation_run_request")
+def _case_allocation_run_request(world):
+    from allocation.services.shared import allocation_run_request
+
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: allocation_run_request(actor=actor, tenant=world.a),
     )

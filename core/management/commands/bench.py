@@ -1,8 +1,9 @@
 """``manage.py bench NAME``: run a benchmark in a throw-away database and print its figures.
 
-The benchmark gets its own database (``test_<name>``, created and migrated here, dropped after
-unless ``--keep-db``), so measuring never touches real data. The last line printed is one JSON
-object, so results can be compared run to run.
+The benchmark gets its own scratch database (``<name>_bench_<benchmark>``, created and migrated
+here, dropped after unless ``--keep-db``), so measuring never touches real data — nor the test
+database ``test_<name>``, which a test run may be using at the same moment. The last line
+printed is one JSON object, so results can be compared run to run.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class Command(BaseCommand):
         real_name = connection.settings_dict["NAME"]
         self.stdout.write(f"bench {benchmark}: preparing a scratch database next to {real_name}…")
         started = time.perf_counter()
+        # Never the test database (test_<name>): a test run may be using it.
+        connection.settings_dict.setdefault("TEST", {})["NAME"] = scratch_name(real_name, benchmark)
         test_name = connection.creation.create_test_db(
             verbosity=0, autoclobber=True, keepdb=keep_db
         )
@@ -53,3 +56,8 @@ class Command(BaseCommand):
     def _report(self, line: str = "") -> None:
         self.stdout.write(line)
         self.stdout.flush()
+
+
+def scratch_name(database: str, benchmark: str) -> str:
+    """The benchmark's own database, e.g. iz_main_bench_allocate (PostgreSQL: 63 bytes)."""
+    return f"{database}_bench_{benchmark}"[:63]
