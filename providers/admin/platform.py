@@ -1,4 +1,4 @@
-"""Admin for platform-wide reference data: exchange rates and VAT rules."""
+"""Admin for platform-wide reference data: exchange rates, VAT rules and provider price lists."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from providers.models import ExchangeRate, VatRule
+from providers.models import ExchangeRate, ProviderPrice, VatRule
+from providers.services.prices import FIELDS as PRICE_FIELDS
+from providers.services.prices import (
+    provider_price_create,
+    provider_price_delete,
+    provider_price_update,
+)
 from providers.services.rates import exchange_rate_clear, exchange_rate_set
 from providers.services.vat import FIELDS as VAT_FIELDS
 from providers.services.vat import vat_rule_create, vat_rule_delete, vat_rule_update
@@ -123,3 +129,64 @@ class VatRuleAdmin(PlatformDataAdmin):
 
     def delete_model(self, request, obj):
         vat_rule_delete(actor=request.user, rule=obj)
+
+
+class ProviderPriceForm(forms.ModelForm):
+    class Meta:
+        model = ProviderPrice
+        fields = PRICE_FIELDS
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from providers.adapters.registry import provider_specs
+        from providers.services.estimates import estimates_only
+
+        self.fields["provider"] = forms.ChoiceField(
+            label=_("provider"),
+            choices=[(s.key, s.name) for s in provider_specs() if estimates_only(s)],
+        )
+
+    def clean_currency(self):
+        from providers.focus.currencies import ISO_4217
+
+        code = (self.cleaned_data.get("currency") or "").strip().upper()
+        if code not in ISO_4217:
+            raise ValidationError(_("Give an ISO 4217 currency code."))
+        return code
+
+    def clean_price(self):
+        price = self.cleaned_data.get("price")
+        if price is not None and price < 0:
+            raise ValidationError(_("A price cannot be negative."))
+        return price
+
+
+@admin.register(ProviderPrice)
+class ProviderPriceAdmin(PlatformDataAdmin):
+    """The price lists estimates are computed with (providers without a cost API). A new price
+    from a later date is a new version; the old one stays in force for the days before."""
+
+    form = ProviderPriceForm
+    list_display = [
+        "provider",
+        "resource_type",
+        "metric",
+        "variant",
+        "valid_from",
+        "price",
+        "currency",
+    ]
+    list_filter = ["provider", "resource_type", "metric"]
+    search_fields = ["variant", "note"]
+    date_hierarchy = "valid_from"
+
+    def save_model(self, request, obj, form, change):
+        fields = {n: form.cleaned_data[n] for n in PRICE_FIELDS if n in form.cleaned_data}
+        if change:
+            changed = {n: v for n, v in fields.items() if n in form.changed_data}
+            provider_price_update(actor=request.user, entry=obj, **changed)
+        else:
+            obj.pk = provider_price_create(actor=request.user, **fields).pk
+
+    def delete_model(self, request, obj):
+        provider_price_delete(actor=request.user, entry=obj)

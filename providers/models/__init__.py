@@ -10,6 +10,7 @@ from providers.models.costs import (
     VatRule,
 )
 from providers.models.metrics import ResourceMetric, ResourceMetricDaily
+from providers.models.prices import ProviderPrice
 from providers.models.resources import Resource, ResourceEvent
 from providers.models.sync_runs import SyncRun
 
@@ -23,6 +24,7 @@ __all__ = [
     "CostSourceObject",
     "ExchangeRate",
     "ImportRun",
+    "ProviderPrice",
     "ProviderType",
     "Resource",
     "ResourceEvent",

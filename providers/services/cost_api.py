@@ -100,9 +100,14 @@ class ApiPull:
         spec = provider_spec(connection.provider)
         tz = zoneinfo.ZoneInfo(spec.billing_time_zone)
         try:
+            from providers.services.estimates import EstimateSource, estimates_only
             from providers.services.sync import adapter_for
 
-            adapter = (self.adapter_factory or adapter_for)(connection)
+            if self.adapter_factory is None and estimates_only(spec):
+                # No cost API: inventory x the operators' price list, flagged as estimates.
+                adapter = EstimateSource(connection)
+            else:
+                adapter = (self.adapter_factory or adapter_for)(connection)
         except (UnsupportedProvider, ValueError, DecryptionError) as exc:
             return pull._listing_failed(ProviderError(str(exc)))
         pull.client = adapter  # api_calls for the result

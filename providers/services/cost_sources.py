@@ -129,7 +129,9 @@ def _provider_errors(source, credentials) -> dict[str, list[str]]:
     if source.kind == CostSource.Kind.PROVIDER_API:
         if connection is None:
             errors["connection"] = [_("A cost API source reads through one of your connections.")]
-        elif CostCapability.API not in provider_spec(connection.provider).capabilities.costs:
+        elif not {CostCapability.API, CostCapability.ESTIMATE} & set(
+            provider_spec(connection.provider).capabilities.costs
+        ):
             errors["connection"] = [
                 _("%(p)s has no cost API.") % {"p": ProviderType(connection.provider).label}
             ]

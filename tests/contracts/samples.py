@@ -246,8 +246,9 @@ def _case_token_revoke(world):
 def _connection(tenant, **extra):
     from tests.factories import ConnectionFactory
 
-    # "selectel" has no discovery adapter yet: syncs fail at once, with no network involved.
-    return ConnectionFactory(tenant=tenant, **{"provider": "selectel", **extra})
+    # "beget" has no discovery adapter yet: syncs fail at once, with no network involved
+    # (Selectel and VK Cloud have theirs now and would call their real hosts).
+    return ConnectionFactory(tenant=tenant, **{"provider": "beget", **extra})
 
 
 @sample("providers.connection")
@@ -350,7 +351,7 @@ def _case_connection_update(world):
             actor=actor,
             connection=connection,
             name="Renamed",
-            credentials={"static_token": "new-static-token"},
+            credentials={"login": "acme", "api_password": "new-api-password"},
         ),
     )
 

@@ -384,6 +384,69 @@ def _case_vat_rule_delete(world):
     )
 
 
+def _provider_price(**fields):
+    import datetime as dt
+
+    from providers.services.prices import provider_price_create
+
+    values = {
+        "provider": "vk_cloud",
+        "resource_type": "vm",
+        "metric": "vcpu_hour",
+        "variant": f"flavor-{next(_source_seq)}",
+        "valid_from": dt.date(2026, 1, 1),
+        "price": "1.10",
+    }
+    return provider_price_create(actor=None, **{**values, **fields})
+
+
+@service_case("providers.services.prices.provider_price_create")
+def _case_provider_price_create(world):
+    import datetime as dt
+
+    from providers.services.prices import provider_price_create
+    from tests.contracts.samples import Platform
+
+    return (
+        world.superuser,
+        lambda result: Platform,  # price lists are platform data: the platform chain
+        lambda actor: provider_price_create(
+            actor=actor,
+            provider="vk_cloud",
+            resource_type="disk",
+            metric="storage_gib_hour",
+            valid_from=dt.date(2026, 1, 1),
+            price="0.02",
+        ),
+    )
+
+
+@service_case("providers.services.prices.provider_price_update")
+def _case_provider_price_update(world):
+    from providers.services.prices import provider_price_update
+    from tests.contracts.samples import Platform
+
+    entry = _provider_price()
+    return (
+        world.superuser,
+        lambda result: Platform,
+        lambda actor: provider_price_update(actor=actor, entry=entry, price="1.20"),
+    )
+
+
+@service_case("providers.services.prices.provider_price_delete")
+def _case_provider_price_delete(world):
+    from providers.services.prices import provider_price_delete
+    from tests.contracts.samples import Platform
+
+    entry = _provider_price()
+    return (
+        world.superuser,
+        lambda result: Platform,
+        lambda actor: provider_price_delete(actor=actor, entry=entry),
+    )
+
+
 @service_case("providers.services.encryption.encryption_keys_rotate")
 def _case_encryption_keys_rotate(world):
     from providers.services.encryption import encryption_keys_rotate

@@ -188,11 +188,11 @@ def test_a_failed_collection_keeps_the_last_forecast_and_says_why(world, yc_sim,
 def test_only_connections_whose_provider_reports_balances_are_collected(
     world, yc_connection, queued
 ):
-    selectel = ConnectionFactory(tenant=world.a, provider="selectel")  # no adapter yet
+    beget = ConnectionFactory(tenant=world.a, provider="beget")  # no adapter yet
     disabled = ConnectionFactory(tenant=world.a)
     Connection.objects.filter(pk=disabled.pk).update(status=Connection.Status.DISABLED)
 
-    assert _collect(selectel) is None
+    assert _collect(beget) is None
     assert balances_dispatch_task() == [yc_connection.pk]
     assert queued == [{"connection_id": yc_connection.pk, "trigger": "schedule"}]
 

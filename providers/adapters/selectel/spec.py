@@ -1,5 +1,5 @@
-"""Selectel, as the registry knows it (provider-apis.md §2). No adapter yet: the declaration
-makes connections validate their credentials for real until the adapter lands.
+"""Selectel, as the registry knows it (provider-apis.md §2); the adapter is
+``providers.adapters.selectel.adapter`` over the shared OpenStack package.
 
 Two kinds of credentials (§2.1): a service user (Keystone password auth in the account's domain:
 a domain-scoped token for the account APIs, project-scoped tokens for OpenStack), or a static
@@ -14,6 +14,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from providers.adapters.selectel.services import SERVICES
 from providers.adapters.spec import (
     Capabilities,
     CostCapability,
@@ -23,7 +24,7 @@ from providers.adapters.spec import (
     ProviderSpec,
     ScopeOption,
     SettingsInvalid,
-    no_adapter_yet,
+    SimulatorSpec,
     text_value,
 )
 
@@ -60,6 +61,25 @@ def clean_credentials(credentials: Mapping[str, Any]) -> dict[str, str]:
             field="account_id",
         )
     return {name: value for name, value in user.items() if value}
+
+
+def adapter(credentials, scope, endpoints):
+    from providers.adapters.selectel.adapter import SelectelAdapter
+
+    return SelectelAdapter(credentials, scope=scope or {}, endpoints=endpoints or {})
+
+
+def _simulator_connection(url: str) -> dict:
+    from providers.adapters.selectel.simulator import ACCOUNT_ID, PASSWORD, USERNAME
+
+    return {
+        "credentials": {"username": USERNAME, "password": PASSWORD, "account_id": ACCOUNT_ID},
+        "endpoints": {"*": url},
+    }
+
+
+def _demo_cost_source(url: str) -> dict:
+    return {"kind": "provider_api"}
 
 
 SPEC = ProviderSpec(
@@ -130,7 +150,20 @@ SPEC = ProviderSpec(
         costs=frozenset({CostCapability.API}),
         balance=True,
         operations_log=True,
+        refresh=True,
     ),
-    adapter=no_adapter_yet,
+    adapter=adapter,
+    services=SERVICES,
     billing_time_zone="Europe/Moscow",
+    simulator=SimulatorSpec(
+        module="providers.adapters.selectel.simulator",
+        url_setting="SELECTEL_SIMULATOR_URL",
+        connection=_simulator_connection,
+        scale_args=lambda groups, per_group: [
+            "--projects",
+            str(groups),
+            "--resources-per-project",
+            str(per_group),
+        ],
+    ),
 )

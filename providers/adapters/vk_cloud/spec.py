@@ -1,5 +1,7 @@
-"""VK Cloud, as the registry knows it (provider-apis.md §3). No adapter yet: the declaration
-makes connections validate their credentials for real until the adapter lands.
+"""VK Cloud, as the registry knows it (provider-apis.md §3); the adapter is
+``providers.adapters.vk_cloud.adapter`` over the shared OpenStack package. No cost API: the
+console's detail export is uploaded (``detail.py``) and estimates come from the inventory and
+the operators' price list (``providers.services.estimates``).
 
 Keystone password auth scoped to one project; the Keystone URL differs between sources (port
 35357, port 5000, /identity/v3) and private installations, so it is a credential with the EN
@@ -17,16 +19,19 @@ from django.utils.translation import gettext_lazy as _
 from providers.adapters.spec import (
     Capabilities,
     CostCapability,
+    CostFileFormat,
     CredentialField,
     CredentialGroup,
     FieldKind,
     ProviderSpec,
     ScopeOption,
     SettingsInvalid,
+    SimulatorSpec,
     http_url,
-    no_adapter_yet,
     text_value,
 )
+from providers.adapters.vk_cloud.detail import parse_detail
+from providers.adapters.vk_cloud.services import REGION_NAMES, SERVICES
 
 DEFAULT_AUTH_URL = "https://infra.mail.ru:35357/v3/"
 DEFAULT_DOMAIN = "users"
@@ -69,6 +74,43 @@ def clean_credentials(credentials: Mapping[str, Any]) -> dict[str, str]:
     if values["project_pid"]:
         cleaned["project_pid"] = values["project_pid"]
     return cleaned
+
+
+def adapter(credentials, scope, endpoints):
+    from providers.adapters.vk_cloud.adapter import VKCloudAdapter
+
+    return VKCloudAdapter(credentials, scope=scope or {}, endpoints=endpoints or {})
+
+
+def _simulator_connection(url: str) -> dict:
+    from providers.adapters.vk_cloud.simulator import (
+        DOMAIN,
+        PASSWORD,
+        PROJECT_PID,
+        USERNAME,
+        VKCloudSimulator,
+    )
+
+    # The simulator's project id follows from its seed (1, as the demo and bench start it).
+    return {
+        "credentials": {
+            "username": USERNAME,
+            "password": PASSWORD,
+            "project_id": VKCloudSimulator.project_id_for(1),
+            "project_pid": PROJECT_PID,
+            "user_domain": DOMAIN,
+            "auth_url": f"{url.rstrip('/')}/identity/v3",
+        },
+        "endpoints": {"*": url},
+    }
+
+
+DETAIL_EXPORT = CostFileFormat(
+    kind="vk_cloud_detail",
+    label=_("VK Cloud cost detail export (xlsx or csv)"),
+    suffixes=(".xlsx", ".csv"),
+    parse=parse_detail,
+)
 
 
 SPEC = ProviderSpec(
@@ -128,7 +170,18 @@ SPEC = ProviderSpec(
         costs=frozenset({CostCapability.FILE, CostCapability.ESTIMATE}),
         balance=True,
         operations_log=True,
+        refresh=True,
     ),
-    adapter=no_adapter_yet,
+    adapter=adapter,
+    region_names=REGION_NAMES,
+    services=SERVICES,
     billing_time_zone="Europe/Moscow",
+    cost_files=(DETAIL_EXPORT,),
+    simulator=SimulatorSpec(
+        module="providers.adapters.vk_cloud.simulator",
+        url_setting="VK_CLOUD_SIMULATOR_URL",
+        connection=_simulator_connection,
+        # One project per connection: the bench's groups x per group resources in it.
+        scale_args=lambda groups, per_group: ["--resources", str(groups * per_group)],
+    ),
 )
