@@ -279,6 +279,7 @@ METRICS_RAW_RETENTION_DAYS = env_int("METRICS_RAW_RETENTION_DAYS", 35)
 YANDEX_SIMULATOR_URL = env_str("YANDEX_SIMULATOR_URL", "")
 SELECTEL_SIMULATOR_URL = env_str("SELECTEL_SIMULATOR_URL", "")
 VK_CLOUD_SIMULATOR_URL = env_str("VK_CLOUD_SIMULATOR_URL", "")
+BEGET_SIMULATOR_URL = env_str("BEGET_SIMULATOR_URL", "")
 
 # --- Exchange rates (providers/costs/rates.py) -----------------------------------------------
 # The Central Bank of Russia's daily rates (XML_daily.asp); point it at a simulator offline.

@@ -10,7 +10,9 @@ exactly that period of the source (a period the provider now reports empty is cl
 the loader's transaction, after-rows-loaded hooks and rollups included. A failure stops the pull:
 the months loaded before it stay, the failed month keeps its previous rows, and the next pull
 starts again from ``pulled_through``. Records the adapter computes rather than reads
-(``ProviderAdapter.cost_estimates``) are stored as estimates (``x_estimated``).
+(``ProviderAdapter.cost_estimates``) are stored as estimates (``x_estimated``), and each
+month's run reports how they compare with the balance's own decrease over the same span
+(``providers.services.reconciliation``).
 
 **File imports** (``provider_file_import``): one uploaded file, read by the parser its source's
 ``file_kind`` names (declared by the provider, ``ProviderSpec.cost_files``), replacing the source's
@@ -48,6 +50,7 @@ from providers.costs.vat import VatResolver
 from providers.models import Connection, CostSource, ImportRun
 from providers.selectors import import_run_loaded_content
 from providers.services import import_runs as runs
+from providers.services import reconciliation
 from providers.services.costs import file_digest
 
 # --- API pulls -------------------------------------------------------------------------------
@@ -183,6 +186,11 @@ class ApiPull:
                 runs.apply_result(run, None, result, started, ImportRun.Status.SUCCEEDED, "")
                 run.rows_read = counter[0]
                 run.period_start, run.period_end = period.start, period.end
+                if target.estimated:
+                    # Computed costs are checked against what the balance really lost.
+                    found = reconciliation.reconcile_run(run, period)
+                    if found is not None:
+                        run.warnings = {**run.warnings, reconciliation.KEY: found}
                 run.save()
                 record_event(
                     event_type="costs.imported",

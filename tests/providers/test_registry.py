@@ -64,12 +64,6 @@ def test_every_declaration_is_complete(key):
     assert spec.clean_credentials(sample_credentials(key)) == sample_credentials(key)
 
 
-@pytest.mark.parametrize("key", ["beget"])
-def test_providers_without_an_adapter_yet_say_so(key):
-    with pytest.raises(UnsupportedProvider, match="No adapter for"):
-        build_adapter(key, credentials=sample_credentials(key))
-
-
 @pytest.mark.parametrize("key", ["selectel", "vk_cloud"])
 def test_openstack_providers_build_their_adapters_without_network(key):
     spec = provider_spec(key)
@@ -77,6 +71,15 @@ def test_openstack_providers_build_their_adapters_without_network(key):
     assert spec.has_adapter and adapter.provider == spec.name
     assert adapter.api_calls == 0
     assert spec.simulator is not None and spec.simulator.connection("http://127.0.0.1:1")
+
+
+def test_beget_builds_its_adapter_and_checks_its_options():
+    adapter = build_adapter("beget", credentials=sample_credentials("beget"))
+    assert adapter.provider == "Beget" and adapter.cost_estimates
+    errors = validate_settings(
+        "beget", credentials=None, scope={"plan_rate": "both"}, endpoints={"vps": "https://x"}
+    )
+    assert set(errors) == {"scope"} and "plan_rate" in errors["scope"]
 
 
 def test_region_names_come_from_every_declaration():

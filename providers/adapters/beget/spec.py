@@ -1,5 +1,5 @@
-"""Beget, as the registry knows it (provider-apis.md §4). No adapter yet: the declaration makes
-connections validate their credentials for real until the adapter lands.
+"""Beget, as the registry knows it (provider-apis.md §4): the adapter is ``beget/adapter.py``,
+its simulator ``beget/simulator.py``.
 
 The hosting API takes the account login and a separate API password (enabled in the control
 panel); the VPS API takes a bearer token, or a login and password exchanged for one.
@@ -13,6 +13,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from providers.adapters.beget.services import SERVICES
 from providers.adapters.spec import (
     Capabilities,
     CostCapability,
@@ -20,8 +21,9 @@ from providers.adapters.spec import (
     CredentialGroup,
     FieldKind,
     ProviderSpec,
+    ScopeOption,
     SettingsInvalid,
-    no_adapter_yet,
+    SimulatorSpec,
     text_value,
 )
 
@@ -57,6 +59,42 @@ def clean_credentials(credentials: Mapping[str, Any]) -> dict[str, str]:
     elif values["vps_token"]:
         cleaned["vps_token"] = values["vps_token"]
     return cleaned
+
+
+def check_scope(scope: Mapping[str, Any]) -> None:
+    """The inferred details a connection may pin (``BegetOptions``): a time zone, VPS size units
+    and how to read the plan rate."""
+    from providers.adapters.beget.discovery import BegetOptions
+
+    BegetOptions.from_scope(dict(scope))
+
+
+def adapter(credentials, scope, endpoints):
+    from providers.adapters.beget.adapter import BegetAdapter
+
+    return BegetAdapter(credentials, scope=scope or {}, endpoints=endpoints or {})
+
+
+def _simulator_connection(url: str) -> dict:
+    from providers.adapters.beget.simulator import (
+        DEFAULT_API_PASSWORD,
+        DEFAULT_LOGIN,
+        DEFAULT_VPS_PASSWORD,
+    )
+
+    return {
+        "credentials": {
+            "login": DEFAULT_LOGIN,
+            "api_password": DEFAULT_API_PASSWORD,
+            "vps_login": DEFAULT_LOGIN,
+            "vps_password": DEFAULT_VPS_PASSWORD,
+        },
+        "endpoints": {"*": url},
+    }
+
+
+def _demo_cost_source(url: str) -> dict:
+    return {"kind": "provider_api"}
 
 
 SPEC = ProviderSpec(
@@ -97,14 +135,49 @@ SPEC = ProviderSpec(
     ),
     clean_credentials=clean_credentials,
     access_hint=_("InfraZen only reads the account, its sites, domains and servers."),
+    scope_options=(
+        ScopeOption(
+            "time_zone",
+            _("Time zone"),
+            help_text=_("Of Beget's dates and billing days; empty: Europe/Moscow."),
+        ),
+        ScopeOption(
+            "vps_memory_unit",
+            _("VPS memory unit"),
+            help_text=_("auto (default), MiB, GiB, MB or GB."),
+        ),
+        ScopeOption(
+            "vps_disk_unit", _("VPS disk unit"), help_text=_("auto (default), MiB, GiB, MB or GB.")
+        ),
+        ScopeOption(
+            "plan_rate",
+            _("Daily rate covers"),
+            help_text=_(
+                "plan: the plan only; total: plan and cloud servers; auto (default): decided "
+                "by the plan's monthly price."
+            ),
+        ),
+    ),
+    scope_help=_("Only needed when Beget's defaults do not fit; leave empty otherwise."),
     scope_noun="account",
+    check_scope=check_scope,
     endpoints={"hosting": "https://api.beget.com/api", "vps": "https://api.beget.com"},
     capabilities=Capabilities(
         discovery=True,
         metrics=True,
         costs=frozenset({CostCapability.API}),
         balance=True,
+        operations_log=True,
+        refresh=True,
     ),
-    adapter=no_adapter_yet,
+    adapter=adapter,
+    services=SERVICES,
     billing_time_zone="Europe/Moscow",
+    simulator=SimulatorSpec(
+        module="providers.adapters.beget.simulator",
+        url_setting="BEGET_SIMULATOR_URL",
+        connection=_simulator_connection,
+        scale_args=lambda groups, per_group: ["--resources", str(groups * per_group)],
+        demo_cost_source=_demo_cost_source,
+    ),
 )

@@ -50,3 +50,40 @@ def make_adapter(sleeps):
 @pytest.fixture
 def adapter(sim, make_adapter) -> YandexCloudAdapter:
     return make_adapter(sim)
+
+
+# --- Beget ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def beget_sim():
+    from providers.adapters.beget.simulator import BegetSimulator, SimulatorConfig
+
+    with BegetSimulator(SimulatorConfig(seed=7, servers=5)) as s:
+        yield s
+
+
+@pytest.fixture
+def make_beget(sleeps):
+    from providers.adapters.beget.adapter import BegetAdapter
+
+    def build(simulator, credentials=None, **options):
+        http_options = {
+            "sleep": sleeps.append,
+            "rng": random.Random(0),
+            "timeout": options.pop("timeout", (2.0, 5.0)),
+            "max_attempts": options.pop("max_attempts", 5),
+        }
+        return BegetAdapter(
+            credentials or simulator.credentials,
+            endpoints={"*": simulator.url},
+            http_options=http_options,
+            **options,
+        )
+
+    return build
+
+
+@pytest.fixture
+def beget(beget_sim, make_beget):
+    return make_beget(beget_sim)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('providers', '0010_alloc9_virtual_tags'),
+        ('providers', '0011_ingest13_rollup_tenant_key'),
     ]
 
     operations = [
