@@ -8,7 +8,6 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from providers.adapters.registry import (
-    UnsupportedProvider,
     build_adapter,
     provider_spec,
     provider_specs,
