@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -15,18 +16,45 @@ from allocation.models import (
     AllocatedCost,
     AllocationRule,
     AllocationRun,
+    BusinessMetric,
+    BusinessMetricValue,
     BusinessUnit,
     CostCenter,
     Environment,
     Feature,
+    Invoice,
+    InvoiceLine,
     MappingRun,
+    PriceBook,
+    PriceBookCharge,
+    PriceBookRule,
     Project,
     RequiredTag,
     TagAlias,
     TagRule,
     VirtualTag,
 )
+from allocation.services.billing import (
+    invoice_delete,
+    invoice_email,
+    invoice_issue,
+    price_book_charge_create,
+    price_book_charge_delete,
+    price_book_charge_update,
+    price_book_create,
+    price_book_delete,
+    price_book_rule_create,
+    price_book_rule_delete,
+    price_book_rule_update,
+    price_book_update,
+)
 from allocation.services.dimensions import dimension_create, dimension_delete, dimension_update
+from allocation.services.metrics import (
+    business_metric_create,
+    business_metric_delete,
+    business_metric_pull,
+    business_metric_update,
+)
 from allocation.services.rules import EDITABLE as RULE_FIELDS
 from allocation.services.rules import tag_rule_create, tag_rule_delete, tag_rule_update
 from allocation.services.runs import mapping_run_request
@@ -482,3 +510,261 @@ class AllocatedCostAdmin(ReadOnlyTenantScopedAdmin):
     ordering = ["-day", "rule_id", "kind"]
     date_hierarchy = "day"
     show_full_result_count = False  # a large table: no exact count on every page
+
+
+# --- unit economics --------------------------------------------------------------------------
+METRIC_FIELDS = [
+    "name",
+    "unit",
+    "description",
+    "dimension",
+    "pull_url",
+    "pull_path",
+    "pull_interval",
+    "enabled",
+]
+
+
+@admin.register(BusinessMetric)
+class BusinessMetricAdmin(TenantScopedAdmin):
+    """Business metrics (orders, active users …) for cost per unit. Points arrive through the
+    API, CSV uploads (portal) or pulls of the metric's URL (action "Pull now")."""
+
+    list_display = [
+        "name",
+        "unit",
+        "dimension",
+        "tenant",
+        "enabled",
+        "last_pull_status",
+        "last_pull_at",
+    ]
+    list_filter = ["dimension", "enabled", "last_pull_status", TenantListFilter]
+    search_fields = ["name", "unit"]
+    list_select_related = ["tenant"]
+    actions = ["pull_now"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["tenant", *METRIC_FIELDS]
+        if obj is not None:
+            fields += ["last_pull_at", "last_pull_status", "last_pull_points", "last_pull_error"]
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["tenant", "last_pull_at", "last_pull_status", "last_pull_points", "last_pull_error"]
+
+    def service_create(self, request, form):
+        data = {k: form.cleaned_data[k] for k in ["tenant", *METRIC_FIELDS]}
+        return business_metric_create(actor=request.user, **data)
+
+    def service_update(self, request, obj, form):
+        changes = {k: form.cleaned_data[k] for k in METRIC_FIELDS if k in form.changed_data}
+        return business_metric_update(
+            actor=request.user, metric=BusinessMetric.objects.get(pk=obj.pk), **changes
+        )
+
+    def service_delete(self, request, obj):
+        business_metric_delete(actor=request.user, metric=obj)
+
+    @admin.action(description=_("Pull now"), permissions=["change"])
+    def pull_now(self, request, queryset):
+        for metric in queryset.for_user(request.user, "change").exclude(pull_url=""):
+            try:
+                result = business_metric_pull(actor=request.user, metric=metric)
+            except ValidationError as exc:
+                self.message_user(request, f"{metric}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    _("%(metric)s: %(n)d points stored.") % {"metric": metric, "n": result.stored},
+                    messages.SUCCESS,
+                )
+
+
+@admin.register(BusinessMetricValue)
+class BusinessMetricValueAdmin(ReadOnlyTenantScopedAdmin):
+    list_display = ["metric", "day", "dimension_value_id", "value", "tenant", "updated_at"]
+    list_filter = [TenantListFilter]
+    search_fields = ["metric__name"]
+    list_select_related = ["tenant", "metric"]
+    ordering = ["-day", "metric_id"]
+    date_hierarchy = "day"
+
+
+# --- chargeback ------------------------------------------------------------------------------
+BOOK_FIELDS = [
+    "name",
+    "currency",
+    "valid_from",
+    "valid_to",
+    "default_markup",
+    "vat_rate",
+    "email_to",
+    "auto_invoice",
+]
+
+
+@admin.register(PriceBook)
+class PriceBookAdmin(TenantScopedAdmin):
+    """Client price books (MSP operators only). Rules, fees and custom lines are their own lists
+    (filter them by price book)."""
+
+    list_display = [
+        "name",
+        "tenant",
+        "currency",
+        "valid_from",
+        "valid_to",
+        "default_markup",
+        "vat_rate",
+        "auto_invoice",
+        "last_run_error",
+    ]
+    list_filter = ["currency", "auto_invoice", TenantListFilter]
+    search_fields = ["name"]
+    list_select_related = ["tenant"]
+
+    def get_fields(self, request, obj=None):
+        return ["tenant", *BOOK_FIELDS] + (["last_run_at", "last_run_error"] if obj else [])
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["tenant", "last_run_at", "last_run_error"] if obj is not None else []
+
+    def service_create(self, request, form):
+        data = {k: form.cleaned_data[k] for k in ["tenant", *BOOK_FIELDS]}
+        return price_book_create(actor=request.user, **data)
+
+    def service_update(self, request, obj, form):
+        changes = {k: form.cleaned_data[k] for k in BOOK_FIELDS if k in form.changed_data}
+        return price_book_update(
+            actor=request.user, price_book=PriceBook.objects.get(pk=obj.pk), **changes
+        )
+
+    def service_delete(self, request, obj):
+        price_book_delete(actor=request.user, price_book=obj)
+
+
+class _PriceBookPartAdmin(TenantScopedAdmin):
+    fields_edit: list[str] = []
+    list_filter = [TenantListFilter]
+    list_select_related = ["tenant", "price_book"]
+
+    def get_fields(self, request, obj=None):
+        return ["price_book", *self.fields_edit]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["price_book"] if obj is not None else []
+
+
+@admin.register(PriceBookRule)
+class PriceBookRuleAdmin(_PriceBookPartAdmin):
+    list_display = ["price_book", "provider_name", "service_name", "markup", "tenant"]
+    search_fields = ["provider_name", "service_name", "price_book__name"]
+    fields_edit = ["provider_name", "service_name", "markup"]
+
+    def service_create(self, request, form):
+        data = {k: form.cleaned_data[k] for k in ["price_book", *self.fields_edit]}
+        return price_book_rule_create(actor=request.user, **data)
+
+    def service_update(self, request, obj, form):
+        changes = {k: form.cleaned_data[k] for k in self.fields_edit if k in form.changed_data}
+        return price_book_rule_update(
+            actor=request.user, rule=PriceBookRule.objects.get(pk=obj.pk), **changes
+        )
+
+    def service_delete(self, request, obj):
+        price_book_rule_delete(actor=request.user, rule=obj)
+
+
+@admin.register(PriceBookCharge)
+class PriceBookChargeAdmin(_PriceBookPartAdmin):
+    list_display = ["description", "price_book", "kind", "amount", "month", "tenant"]
+    list_filter = ["kind", TenantListFilter]
+    search_fields = ["description", "price_book__name"]
+    fields_edit = ["kind", "description", "amount", "month"]
+
+    def service_create(self, request, form):
+        data = {k: form.cleaned_data[k] for k in ["price_book", *self.fields_edit]}
+        return price_book_charge_create(actor=request.user, **data)
+
+    def service_update(self, request, obj, form):
+        changes = {k: form.cleaned_data[k] for k in self.fields_edit if k in form.changed_data}
+        return price_book_charge_update(
+            actor=request.user, charge=PriceBookCharge.objects.get(pk=obj.pk), **changes
+        )
+
+    def service_delete(self, request, obj):
+        price_book_charge_delete(actor=request.user, charge=obj)
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(ReadOnlyTenantScopedAdmin):
+    """Invoices, read-only (issued ones are immutable). Actions build, issue and send them;
+    a correction is a re-issue (API or portal, with a reason)."""
+
+    list_display = [
+        "number",
+        "tenant",
+        "period_start",
+        "version",
+        "status",
+        "provider_cost",
+        "margin",
+        "net_amount",
+        "vat_amount",
+        "total_amount",
+        "currency",
+        "emailed_at",
+    ]
+    list_filter = ["status", TenantListFilter]
+    search_fields = ["number"]
+    list_select_related = ["tenant"]
+    ordering = ["-period_start", "-version"]
+    actions = ["issue", "email"]
+
+    @admin.action(description=_("Issue (freeze) the selected drafts"), permissions=["change"])
+    def issue(self, request, queryset):
+        for invoice in queryset.for_user(request.user, "change").filter(status="draft"):
+            try:
+                invoice_issue(actor=request.user, invoice=invoice)
+            except ValidationError as exc:
+                self.message_user(request, f"{invoice}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                self.message_user(request, _("%(n)s is issued.") % {"n": invoice}, messages.SUCCESS)
+
+    @admin.action(description=_("E-mail the selected issued invoices"), permissions=["change"])
+    def email(self, request, queryset):
+        for invoice in queryset.for_user(request.user, "change").filter(status="issued"):
+            try:
+                invoice_email(actor=request.user, invoice=invoice)
+            except ValidationError as exc:
+                self.message_user(request, f"{invoice}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                self.message_user(request, _("%(n)s is sent.") % {"n": invoice}, messages.SUCCESS)
+
+    def has_add_permission(self, request) -> bool:
+        return False  # built from costs: the API's POST /invoices/ or the portal
+
+    def service_delete(self, request, obj):
+        invoice_delete(actor=request.user, invoice=obj)  # drafts only
+
+
+@admin.register(InvoiceLine)
+class InvoiceLineAdmin(ReadOnlyTenantScopedAdmin):
+    list_display = [
+        "invoice",
+        "position",
+        "kind",
+        "description",
+        "provider_cost",
+        "margin",
+        "amount",
+        "vat_amount",
+        "total",
+    ]
+    list_filter = ["kind", TenantListFilter]
+    search_fields = ["description", "invoice__number"]
+    list_select_related = ["invoice"]
+    ordering = ["invoice_id", "position"]

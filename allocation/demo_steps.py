@@ -254,4 +254,80 @@ def create_project_lead(demo) -> None:
         )
 
 
-STEPS = [create_allocation, create_shared_costs, create_project_lead]
+# --- unit economics and chargeback ----------------------------------------------------------
+PRICE_BOOK = "Romashka standard terms"
+MARKUP = "0.15"  # +15% on provider cost
+FIXED_FEE = ("Managed cloud operations", "15000.00")  # every month, net of VAT
+ORDERS = "Orders"
+ORDER_DAYS = 90
+
+
+def create_chargeback(demo) -> None:
+    """Romashka is billed by the MSP: provider cost + 15%, a monthly fixed fee, VAT 22%
+    (the rate for 2026; a price book field, not a constant), the invoice e-mailed on the 1st."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from allocation.models import PriceBook
+    from allocation.services.billing import price_book_charge_create, price_book_create
+
+    tenant = demo.tenants[TENANT]
+    if PriceBook.objects.filter(tenant=tenant, name=PRICE_BOOK).exists():
+        return
+    book = price_book_create(
+        actor=None,
+        tenant=tenant,
+        name=PRICE_BOOK,
+        valid_from=dt.date(2025, 1, 1),
+        vat_rate=Decimal("0.22"),
+        default_markup=Decimal(MARKUP),
+        email_to="finance@romashka.example",
+        auto_invoice=True,
+    )
+    price_book_charge_create(
+        actor=None,
+        price_book=book,
+        kind="fixed_fee",
+        description=FIXED_FEE[0],
+        amount=Decimal(FIXED_FEE[1]),
+    )
+    demo.note_created(f"price book {PRICE_BOOK!r} @ {tenant.slug} (+15%, fixed fee)")
+
+
+def create_orders_metric(demo) -> None:
+    """Orders per day for the last 90 days (a steady shop with a weekly rhythm), so the
+    Unit economics page shows cost per order as soon as costs arrive."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from allocation.models import BusinessMetric
+    from allocation.services.metrics import business_metric_create, business_metric_points_upsert
+
+    tenant = demo.tenants[TENANT]
+    if BusinessMetric.objects.filter(tenant=tenant, name=ORDERS).exists():
+        return
+    metric = business_metric_create(
+        actor=None,
+        tenant=tenant,
+        name=ORDERS,
+        unit="order",
+        description="Orders placed in the web shop",
+    )
+    today = timezone.now().date()
+    points = []
+    for back in range(ORDER_DAYS):
+        day = today - dt.timedelta(days=back)
+        weekend = day.weekday() >= 5
+        points.append({"date": day.isoformat(), "value": 900 + 7 * (back % 13) + 250 * weekend})
+    business_metric_points_upsert(actor=None, metric=metric, points=points)
+    demo.note_created(f"business metric {ORDERS!r} @ {tenant.slug} ({ORDER_DAYS} days)")
+
+
+STEPS = [
+    create_allocation,
+    create_shared_costs,
+    create_project_lead,
+    create_chargeback,
+    create_orders_metric,
+]

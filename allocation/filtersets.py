@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import django_filters
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 
 from allocation.models import (
     AllocatedCost,
     AllocationRule,
     AllocationRun,
+    BusinessMetric,
+    BusinessMetricValue,
     BusinessUnit,
     CostCenter,
     Environment,
     Feature,
+    Invoice,
     MappingRun,
+    PriceBook,
+    PriceBookCharge,
+    PriceBookRule,
     Project,
     RequiredTag,
     TagAlias,
     TagRule,
     VirtualTag,
 )
+from allocation.models.metrics import DIMENSION_CHOICES
 from core.api.base import TenantScopedFilterSet
 from core.filters import UtcDateTimeFilter
 from core.models import Tenant
@@ -181,3 +189,92 @@ class AllocatedCostFilterSet(TenantScopedFilterSet):
     class Meta:
         model = AllocatedCost
         fields = ["tenant", "rule", "kind", "target_id", "billing_currency"]
+
+
+class BusinessMetricFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    dimension = django_filters.ChoiceFilter(choices=DIMENSION_CHOICES)
+    enabled = django_filters.BooleanFilter()
+    last_pull_status = django_filters.ChoiceFilter(choices=BusinessMetric.PullStatus.choices)
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
+
+    class Meta:
+        model = BusinessMetric
+        fields = ["tenant", "dimension", "enabled", "last_pull_status", "q"]
+
+
+class BusinessMetricValueFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    metric = django_filters.ModelChoiceFilter(queryset=BusinessMetric.objects.all())
+    day_from = django_filters.DateFilter(field_name="day", lookup_expr="gte")
+    day_to = django_filters.DateFilter(field_name="day", lookup_expr="lte")
+    dimension_value_id = django_filters.NumberFilter()
+
+    class Meta:
+        model = BusinessMetricValue
+        fields = ["tenant", "metric", "day_from", "day_to", "dimension_value_id"]
+
+
+class PriceBookFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    currency = django_filters.CharFilter(lookup_expr="iexact")
+    auto_invoice = django_filters.BooleanFilter()
+    valid_on = django_filters.DateFilter(method="valid", label="Valid on this day")
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name contains")
+
+    def valid(self, queryset, name, value):
+        return queryset.filter(valid_from__lte=value).filter(
+            Q(valid_to__isnull=True) | Q(valid_to__gte=value)
+        )
+
+    class Meta:
+        model = PriceBook
+        fields = ["tenant", "currency", "auto_invoice", "valid_on", "q"]
+
+
+class PriceBookRuleFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    price_book = django_filters.ModelChoiceFilter(queryset=PriceBook.objects.all())
+    provider_name = django_filters.CharFilter(lookup_expr="iexact")
+    service_name = django_filters.CharFilter(lookup_expr="iexact")
+
+    class Meta:
+        model = PriceBookRule
+        fields = ["tenant", "price_book", "provider_name", "service_name"]
+
+
+class PriceBookChargeFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    price_book = django_filters.ModelChoiceFilter(queryset=PriceBook.objects.all())
+    kind = django_filters.ChoiceFilter(choices=PriceBookCharge.Kind.choices)
+    month = django_filters.DateFilter()
+
+    class Meta:
+        model = PriceBookCharge
+        fields = ["tenant", "price_book", "kind", "month"]
+
+
+class InvoiceFilterSet(TenantScopedFilterSet):
+    tenant = django_filters.ModelChoiceFilter(queryset=Tenant.objects.all())
+    status = django_filters.ChoiceFilter(choices=Invoice.Status.choices)
+    period_start = django_filters.DateFilter()
+    period_from = django_filters.DateFilter(field_name="period_start", lookup_expr="gte")
+    period_to = django_filters.DateFilter(field_name="period_start", lookup_expr="lte")
+    number = django_filters.CharFilter(lookup_expr="iexact")
+    price_book = django_filters.ModelChoiceFilter(queryset=PriceBook.objects.all())
+    supersedes = django_filters.ModelChoiceFilter(queryset=Invoice.objects.all())
+    issued_by = django_filters.ModelChoiceFilter(queryset=User.objects.all())
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "tenant",
+            "status",
+            "period_start",
+            "period_from",
+            "period_to",
+            "number",
+            "price_book",
+            "supersedes",
+            "issued_by",
+        ]

@@ -454,3 +454,345 @@ def allocation_results(*, user, tenant, first: dt.date, last: dt.date) -> list[S
         else:
             result.unallocated += amount
     return [results[key] for key in sorted(results)]
+
+
+# --- unit economics --------------------------------------------------------------------------
+UNIT_PLACES = Decimal("0.000001")
+GRANULARITIES = ("day", "month")
+
+
+def _metric(tenant, metric):
+    from allocation.models import BusinessMetric
+
+    if isinstance(metric, BusinessMetric):
+        if metric.tenant_id != tenant.pk:
+            raise ValueError("metric of another tenant")
+        return metric
+    field_name = "pk" if isinstance(metric, int) else "name__iexact"
+    return BusinessMetric.objects.get(tenant=tenant, **{field_name: metric})
+
+
+def business_metric_values(tenant, metric, day: dt.date) -> dict[int | None, Decimal]:
+    """The metric's values on ``day``: ``{dimension value id: value}`` for a metric kept per
+    dimension (orders per project), ``{None: value}`` for a tenant-wide one; empty when nothing
+    was recorded that day. ``metric`` is a BusinessMetric, its id or its name (any case).
+
+    The basis for splitting a shared cost "in proportion to a business metric": each value's
+    share is ``value / sum(values)``. A system read (no viewer): callers check access."""
+    from allocation.models import BusinessMetricValue
+
+    metric = _metric(tenant, metric)
+    rows = BusinessMetricValue.objects.filter(tenant=tenant, metric=metric, day=day).values_list(
+        "dimension_value_id", "value"
+    )
+    return dict(rows)
+
+
+@dataclass
+class UnitCostRow:
+    period: str  # YYYY-MM-DD or YYYY-MM
+    dimension_id: int | None
+    dimension: str | None
+    cost: Decimal
+    units: Decimal
+    cost_per_unit: Decimal | None  # None: no units that period
+    change: Decimal | None  # relative change of cost_per_unit from the previous period
+
+    def as_dict(self) -> dict:
+        from providers.costs.query import amount_text
+
+        def text(value):
+            return None if value is None else str(value)
+
+        return {
+            "period": self.period,
+            "dimension_id": self.dimension_id,
+            "dimension": self.dimension,
+            "cost": amount_text(self.cost),
+            "units": format(self.units.normalize(), "f") if self.units else "0",
+            "cost_per_unit": text(self.cost_per_unit),
+            "change": text(self.change),
+        }
+
+
+@dataclass
+class UnitCosts:
+    metric: object
+    currency: str
+    granularity: str
+    group_by: str | None
+    start: dt.date
+    end: dt.date
+    rows: list[UnitCostRow]
+    totals: list[UnitCostRow]  # per period, every dimension value together
+
+
+class UnitCostError(ValueError):
+    def __init__(self, message: str, param: str):
+        super().__init__(message)
+        self.param = param
+
+
+def _ratio(cost: Decimal, units: Decimal) -> Decimal | None:
+    return (cost / units).quantize(UNIT_PLACES) if units else None
+
+
+def _with_trend(rows: list[UnitCostRow]) -> list[UnitCostRow]:
+    previous: dict = {}
+    for row in rows:  # in period order
+        before = previous.get(row.dimension_id)
+        if before is not None and row.cost_per_unit is not None and before:
+            row.change = ((row.cost_per_unit - before) / before).quantize(UNIT_PLACES)
+        previous[row.dimension_id] = row.cost_per_unit
+    return rows
+
+
+def unit_costs(
+    *,
+    user,
+    tenant,
+    metric,
+    start: dt.date,
+    end: dt.date,
+    granularity: str = "month",
+    group_by: str | None = None,
+    currency: str | None = None,
+) -> UnitCosts:
+    """Cost per unit of ``metric`` by day or month, optionally per value of a dimension, with
+    each series' change from the previous period.
+
+    Cost is billed cost from the cost query (the tenant's currency and net/gross setting; what
+    ``user`` may see of it). Units: a metric kept per dimension divides each value's cost by
+    that value's units, so it can be grouped by its own dimension only (or not at all: total
+    cost / total units). A tenant-wide metric divides each group's cost by all the units (the
+    cost per order that each project carries)."""
+    from allocation.models import BusinessMetricValue
+    from providers.costs.query import CostQuery, QueryError, run_cost_query
+
+    _require_costs(user, tenant)
+    if granularity not in GRANULARITIES:
+        raise UnitCostError(_("granularity must be day or month."), "granularity")
+    if group_by and group_by not in DIMENSION_MODELS:
+        raise UnitCostError(
+            _("group_by must be one of: %(keys)s.") % {"keys": ", ".join(DIMENSION_MODELS)},
+            "group_by",
+        )
+    if metric.dimension and group_by and group_by != metric.dimension:
+        raise UnitCostError(
+            _("This metric is kept per %(dimension)s: group by it or by nothing.")
+            % {"dimension": metric.get_dimension_display()},
+            "group_by",
+        )
+    try:
+        result = run_cost_query(
+            CostQuery(
+                tenant=tenant,
+                group_by=[granularity, *([group_by] if group_by else [])],
+                start=start,
+                end=end,
+                currency=currency,
+                viewer=user,
+            )
+        )
+    except QueryError as exc:
+        raise UnitCostError(str(exc), exc.param or "start") from None
+
+    def period(day: dt.date) -> str:
+        return day.isoformat() if granularity == "day" else day.strftime("%Y-%m")
+
+    visible = (
+        BusinessMetricValue.objects.all()
+        if user is None
+        else BusinessMetricValue.objects.for_user(user, "view")
+    )
+    values = visible.filter(tenant=tenant, metric=metric, day__gte=start, day__lte=end)
+    units: dict[tuple, Decimal] = {}
+    total_units: dict[str, Decimal] = {}
+    for day, dim_id, value in values.values_list("day", "dimension_value_id", "value"):
+        key = period(day)
+        units[(key, dim_id)] = units.get((key, dim_id), ZERO) + value
+        total_units[key] = total_units.get(key, ZERO) + value
+
+    costs: dict[tuple, Decimal] = {}
+    names: dict = {}
+    total_cost: dict[str, Decimal] = {}
+    for row in result.rows:
+        raw = row[granularity]
+        key = raw if isinstance(raw, str) else period(raw)
+        dim_id = row.get(f"{group_by}_id") if group_by else None
+        if group_by:
+            names[dim_id] = row[group_by]
+        costs[(key, dim_id)] = costs.get((key, dim_id), ZERO) + row["billed_cost"]
+        total_cost[key] = total_cost.get(key, ZERO) + row["billed_cost"]
+
+    periods = sorted(set(total_cost) | set(total_units))
+    rows = []
+    if group_by:
+        label = dict(
+            DIMENSION_MODELS[group_by].objects.filter(tenant=tenant).values_list("pk", "name")
+        )
+        series = {dim for _p, dim in costs} | (
+            {dim for _p, dim in units} if metric.dimension else set()
+        )
+        for key in periods:
+            for dim_id in sorted(series, key=lambda d: (d is None, d or 0)):
+                cost = costs.get((key, dim_id), ZERO)
+                count = (
+                    units.get((key, dim_id), ZERO)
+                    if metric.dimension
+                    else total_units.get(key, ZERO)
+                )
+                if not cost and not count:
+                    continue
+                rows.append(
+                    UnitCostRow(
+                        period=key,
+                        dimension_id=dim_id,
+                        dimension=names.get(dim_id) or label.get(dim_id),
+                        cost=cost,
+                        units=count,
+                        cost_per_unit=_ratio(cost, count),
+                        change=None,
+                    )
+                )
+    totals = [
+        UnitCostRow(
+            period=key,
+            dimension_id=None,
+            dimension=None,
+            cost=total_cost.get(key, ZERO),
+            units=total_units.get(key, ZERO),
+            cost_per_unit=_ratio(total_cost.get(key, ZERO), total_units.get(key, ZERO)),
+            change=None,
+        )
+        for key in periods
+    ]
+    return UnitCosts(
+        metric=metric,
+        currency=result.currency,
+        granularity=granularity,
+        group_by=group_by,
+        start=result.start,
+        end=result.end,
+        rows=_with_trend(rows),
+        totals=_with_trend(totals),
+    )
+
+
+# --- chargeback / showback -------------------------------------------------------------------
+def can_view_margin(user, tenant) -> bool:
+    return user is None or user_has_capability(user, Capability.VIEW_MARGIN, tenant)
+
+
+@dataclass
+class ChargebackRow:
+    dimension_id: int | None
+    dimension: str
+    direct: Decimal
+    shared: Decimal
+    provider_cost: Decimal
+    amount: Decimal
+    margin: Decimal
+
+
+@dataclass
+class Chargeback:
+    tenant: object
+    start: dt.date
+    end: dt.date
+    dimension: str | None
+    currency: str
+    price_book: object  # the PriceBook applied, or None (showback at provider cost)
+    rows: list[ChargebackRow]
+    total: ChargebackRow
+
+
+def chargeback_report(
+    *, user, tenant, start: dt.date, end: dt.date, dimension: str | None = None
+) -> Chargeback:
+    """Showback/chargeback per value of ``dimension`` (or the tenant as a whole): direct and
+    shared cost (net of VAT), the customer amount under the price book valid for the whole
+    period (none: at cost), and the margin — rounded to the minor unit with the largest
+    remainder, so rows add up to the total. Needs ``view_costs``; callers show provider cost
+    and margin to ``view_margin`` holders only (``can_view_margin``)."""
+    from django.db.models import Q
+
+    from allocation import chargeback as cb
+    from allocation.models import PriceBook
+
+    _require_costs(user, tenant)
+    if dimension_scope_for(user, tenant, Capability.VIEW_COSTS) is not None:
+        raise PermissionDenied(_("Chargeback covers the whole tenant: not for limited members."))
+    if dimension and dimension not in DIMENSION_MODELS:
+        raise UnitCostError(
+            _("dimension must be one of: %(keys)s.") % {"keys": ", ".join(DIMENSION_MODELS)},
+            "dimension",
+        )
+    book = (
+        PriceBook.objects.filter(tenant=tenant, valid_from__lte=start)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=end))
+        .first()
+    )
+    currency = book.currency if book else tenant.default_currency
+    costs = cb.chargeback_costs(tenant, start, end, currency=currency, dimension=dimension)
+    rules = list(book.rules.all()) if book else []
+    default = book.default_markup if book else Decimal(0)
+    groups: dict = {}
+    for cost in costs:
+        markup = cb.markup_for(rules, cost.key.provider, cost.key.service, default)
+        key = (cost.key.dimension_id, cost.key.dimension)
+        direct, shared, amount = groups.get(key, (ZERO, ZERO, ZERO))
+        groups[key] = (
+            direct + cost.direct,
+            shared + cost.shared,
+            amount + cost.total * (1 + markup),
+        )
+    keys = sorted(groups, key=lambda k: (k[0] is None, k[1]))
+    unit = cb.minor_unit(currency)
+    columns = [cb.largest_remainder([groups[k][i] for k in keys], unit) for i in range(3)]
+    rows = []
+    for index, key in enumerate(keys):
+        direct, shared, amount = (columns[i][index] for i in range(3))
+        rows.append(
+            ChargebackRow(
+                dimension_id=key[0],
+                dimension=key[1],
+                direct=direct,
+                shared=shared,
+                provider_cost=direct + shared,
+                amount=amount,
+                margin=amount - direct - shared,
+            )
+        )
+    total = ChargebackRow(
+        dimension_id=None,
+        dimension="",
+        direct=sum((r.direct for r in rows), ZERO),
+        shared=sum((r.shared for r in rows), ZERO),
+        provider_cost=sum((r.provider_cost for r in rows), ZERO),
+        amount=sum((r.amount for r in rows), ZERO),
+        margin=sum((r.margin for r in rows), ZERO),
+    )
+    return Chargeback(
+        tenant=tenant,
+        start=start,
+        end=end,
+        dimension=dimension,
+        currency=currency,
+        price_book=book,
+        rows=rows,
+        total=total,
+    )
+
+
+def invoices_for(user, queryset):
+    """Invoices ``user`` may see: drafts only where they manage billing (a customer sees an
+    invoice once it is issued)."""
+    from django.db.models import Q
+
+    from core.access import allowed_tenants
+
+    billing = allowed_tenants(user, Capability.MANAGE_BILLING)
+    if billing is None:
+        return queryset
+    return queryset.filter(~Q(status="draft") | Q(tenant__in=billing.values("pk")))

@@ -22,11 +22,16 @@ class Capability(models.TextChoices):
     VIEW_AUDIT = "view_audit", _("View audit log")
     MANAGE_TENANT = "manage_tenant", _("Edit tenant settings")
     MANAGE_SUBTENANTS = "manage_subtenants", _("Create and edit sub-tenants")
+    # MSP-only (chargeback): what the MSP pays providers and earns is not the customer's to see.
+    VIEW_MARGIN = "view_margin", _("View provider costs and MSP margins")
+    MANAGE_BILLING = "manage_billing", _("Manage price books and invoices")
 
 
 C = Capability
 
 CUSTOMER_VIEW = {C.VIEW_TENANT, C.VIEW_COSTS}
+# Never granted by a customer role: only MSP operator roles carry them.
+MSP_ONLY = {C.VIEW_MARGIN, C.MANAGE_BILLING}
 
 
 class Role(models.TextChoices):
@@ -40,15 +45,15 @@ class Role(models.TextChoices):
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
-    Role.OWNER: frozenset(set(Capability) - {C.MANAGE_SUBTENANTS}),
-    Role.ADMIN: frozenset(set(Capability) - {C.MANAGE_SUBTENANTS, C.MANAGE_TENANT}),
+    Role.OWNER: frozenset(set(Capability) - {C.MANAGE_SUBTENANTS} - MSP_ONLY),
+    Role.ADMIN: frozenset(set(Capability) - {C.MANAGE_SUBTENANTS, C.MANAGE_TENANT} - MSP_ONLY),
     Role.FINANCE: frozenset(CUSTOMER_VIEW | {C.MANAGE_ALLOCATION, C.VIEW_AUDIT, C.MANAGE_TOKENS}),
     Role.ENGINEER: frozenset(
         CUSTOMER_VIEW | {C.MANAGE_CONNECTIONS, C.ACT_ON_RECOMMENDATIONS, C.MANAGE_TOKENS}
     ),
     Role.VIEWER: frozenset(CUSTOMER_VIEW),
     Role.OPERATOR: frozenset(Capability),
-    Role.OPERATOR_READONLY: frozenset(CUSTOMER_VIEW | {C.VIEW_AUDIT}),
+    Role.OPERATOR_READONLY: frozenset(CUSTOMER_VIEW | {C.VIEW_AUDIT, C.VIEW_MARGIN}),
 }
 
 OPERATOR_ROLES = frozenset({Role.OPERATOR, Role.OPERATOR_READONLY})

@@ -53,8 +53,9 @@ def test_seed_demo_builds_the_demo_msp_through_audited_services(tmp_path):
     events = AuditEvent.objects.all()
     types = sorted(events.values_list("event_type", flat=True))
     # The allocation demo adds a project lead (a membership limited to one project) and
-    # Romashka's dimensions, tag settings and mapping rules (allocation/demo_steps.py).
-    # ... and a support-plan fee imported as a FOCUS file (the shared-cost worked example).
+    # Romashka's dimensions, tag settings, mapping and shared-cost rules, price book and Orders
+    # metric (allocation/demo_steps.py), and a support-plan fee imported as a FOCUS file (the
+    # shared-cost worked example).
     assert [t for t in types if not t.startswith("allocation.")] == (
         ["costs.imported"]
         + ["membership.created"] * 5
@@ -72,6 +73,12 @@ def test_seed_demo_builds_the_demo_msp_through_audited_services(tmp_path):
         "allocation.required_tag_created": 2,
         "allocation.tag_rule_created": 9,
         "allocation.allocation_rule_created": 2,
+        # Chargeback and unit economics: Romashka's price book, its fixed fee, the Orders metric
+        # and its points (one event per batch).
+        "allocation.price_book_created": 1,
+        "allocation.price_book_charge_created": 1,
+        "allocation.business_metric_created": 1,
+        "allocation.business_metric_points_upserted": 1,
     }
     assert set(events.values_list("source", flat=True)) == {"cli"}
 

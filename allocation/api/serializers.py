@@ -12,14 +12,22 @@ from rest_framework import serializers
 
 from allocation.conditions import describe
 from allocation.models import (
+    DIMENSION_MODELS,
     AllocatedCost,
     AllocationRule,
     AllocationRun,
+    BusinessMetric,
+    BusinessMetricValue,
     BusinessUnit,
     CostCenter,
     Environment,
     Feature,
+    Invoice,
+    InvoiceLine,
     MappingRun,
+    PriceBook,
+    PriceBookCharge,
+    PriceBookRule,
     Project,
     RequiredTag,
     TagAlias,
@@ -30,6 +38,7 @@ from core.api.base import TenantScopedSerializer
 from core.api.tenant_choices import TenantChoiceMixin
 from core.capabilities import Capability
 from core.models import Tenant
+from providers.models import ImportRun
 
 User = get_user_model()
 
@@ -374,3 +383,216 @@ class AllocatedCostSerializer(TenantScopedSerializer):
             "vat_amount",
         ]
         read_only_fields = fields
+
+
+# --- unit economics --------------------------------------------------------------------------
+class BusinessMetricSerializer(_TenantOwned):
+    """A business metric (orders, active users …). With ``dimension``, every point names a
+    value of that dimension (``dimension_value``: its id). ``pull_url``: an HTTP JSON endpoint
+    pulled every ``pull_interval`` seconds (customers: public HTTPS hosts only); the answer, at
+    ``pull_path``, is a list of {"date", "value"[, "dimension_value"]}."""
+
+    class Meta:
+        model = BusinessMetric
+        fields = [
+            "id",
+            "tenant",
+            "name",
+            "unit",
+            "description",
+            "dimension",
+            "pull_url",
+            "pull_path",
+            "pull_interval",
+            "enabled",
+            "last_pull_at",
+            "last_pull_status",
+            "last_pull_error",
+            "last_pull_points",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "last_pull_at",
+            "last_pull_status",
+            "last_pull_error",
+            "last_pull_points",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class BusinessMetricValueSerializer(TenantScopedSerializer):
+    class Meta:
+        model = BusinessMetricValue
+        fields = ["id", "tenant", "metric", "day", "dimension_value_id", "value", "updated_at"]
+        read_only_fields = fields
+
+
+class MetricPointsSerializer(serializers.Serializer):
+    points = serializers.ListField(
+        child=serializers.DictField(),
+        allow_empty=False,
+        max_length=50_000,
+        help_text='[{"date": "2026-01-31", "value": "1200", "dimension_value": 7}, …]',
+    )
+
+
+class MetricUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV with a header: date,value[,dimension_value].")
+    # The same choices as cost uploads' (providers): one enum in the schema.
+    policy = serializers.ChoiceField(
+        choices=ImportRun.BadRowPolicy.choices,
+        default=ImportRun.BadRowPolicy.REJECT_FILE,
+        help_text="reject_file: a bad line stores nothing; skip_rows: store the good lines.",
+    )
+
+
+# --- chargeback ------------------------------------------------------------------------------
+class _Billing(_TenantOwned):
+    tenant_choice_capability = Capability.MANAGE_BILLING
+
+
+class PriceBookSerializer(_Billing):
+    """A client's price book (MSP operators only): markup on provider cost (negative: a
+    discount), rules per provider/service, fixed fees and custom lines, VAT rate, validity."""
+
+    class Meta:
+        model = PriceBook
+        fields = [
+            "id",
+            "tenant",
+            "name",
+            "currency",
+            "valid_from",
+            "valid_to",
+            "default_markup",
+            "vat_rate",
+            "email_to",
+            "auto_invoice",
+            "last_run_at",
+            "last_run_error",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["last_run_at", "last_run_error", "created_at", "updated_at"]
+
+
+class _PriceBookPart(TenantScopedSerializer):
+    """A part of a price book: its tenant is the price book's, and it stays in its book."""
+
+    tenant = serializers.PrimaryKeyRelatedField(read_only=True)
+    price_book = serializers.PrimaryKeyRelatedField(queryset=PriceBook.objects.all())
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None:
+            fields["price_book"].read_only = True
+        return fields
+
+
+class PriceBookRuleSerializer(_PriceBookPart):
+    """A markup for a provider, or one of its services (the most specific rule wins)."""
+
+    class Meta:
+        model = PriceBookRule
+        fields = ["id", "tenant", "price_book", "provider_name", "service_name", "markup"]
+
+
+class PriceBookChargeSerializer(_PriceBookPart):
+    """A fixed fee (billed every month) or a custom line (``month``: the one month it is
+    billed in, as its first day; empty: every month). Net of VAT."""
+
+    class Meta:
+        model = PriceBookCharge
+        fields = ["id", "tenant", "price_book", "kind", "description", "amount", "month"]
+
+
+MARGIN_FIELDS = ("provider_cost", "margin", "markup")
+
+
+def _hide_margin(serializer, data: dict, tenant_id: int) -> dict:
+    """Provider cost and margin are for ``view_margin`` holders (MSP operators) only."""
+    from allocation.selectors import can_view_margin
+
+    request = serializer.context.get("request")
+    cache = serializer.context.setdefault("_margin", {})
+    if tenant_id not in cache:
+        cache[tenant_id] = can_view_margin(getattr(request, "user", None), tenant_id)
+    if not cache[tenant_id]:
+        for name in MARGIN_FIELDS:
+            data.pop(name, None)
+    return data
+
+
+class InvoiceLineSerializer(TenantScopedSerializer):
+    class Meta:
+        model = InvoiceLine
+        fields = [
+            "id",
+            "tenant",
+            "invoice",
+            "position",
+            "kind",
+            "description",
+            "provider_name",
+            "service_name",
+            "dimension_value_id",
+            "dimension_value",
+            "markup",
+            "provider_cost",
+            "margin",
+            "amount",
+            "vat_amount",
+            "total",
+        ]
+        read_only_fields = fields
+
+    def to_representation(self, instance):
+        return _hide_margin(self, super().to_representation(instance), instance.tenant_id)
+
+
+class InvoiceSerializer(_Billing):
+    """An invoice for one month. POST builds the month's draft (``period_start``: the 1st);
+    /issue/ freezes it, /reissue/ replaces an issued one by a new version, /email/ sends it,
+    /export/?format=csv|xlsx|pdf|focus_invoice_detail|focus_billing_period downloads it."""
+
+    dimension = serializers.ChoiceField(
+        choices=[("", "per service"), *[(k, k) for k in DIMENSION_MODELS]],
+        required=False,
+        allow_blank=True,
+    )
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "id",
+            "tenant",
+            "number",
+            "version",
+            "status",
+            "period_start",
+            "period_end",
+            "price_book",
+            "dimension",
+            "currency",
+            "provider_cost",
+            "margin",
+            "net_amount",
+            "vat_rate",
+            "vat_amount",
+            "total_amount",
+            "supersedes",
+            "reason",
+            "created_at",
+            "issued_at",
+            "emailed_at",
+        ]
+        read_only_fields = [f for f in fields if f not in ("tenant", "period_start", "dimension")]
+
+    def to_representation(self, instance):
+        return _hide_margin(self, super().to_representation(instance), instance.tenant_id)
+
+
+class InvoiceReissueSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300)

@@ -18,10 +18,18 @@ ROUTES = [
     ("allocation-rules", views.AllocationRuleViewSet, "allocationrule"),
     ("allocation-runs", views.AllocationRunViewSet, "allocationrun"),
     ("allocated-costs", views.AllocatedCostViewSet, "allocatedcost"),
+    ("business-metrics", views.BusinessMetricViewSet, "businessmetric"),
+    ("business-metric-values", views.BusinessMetricValueViewSet, "businessmetricvalue"),
+    ("price-books", views.PriceBookViewSet, "pricebook"),
+    ("price-book-rules", views.PriceBookRuleViewSet, "pricebookrule"),
+    ("price-book-charges", views.PriceBookChargeViewSet, "pricebookcharge"),
+    ("invoices", views.InvoiceViewSet, "invoice"),
 ]
 
 # Reports (aggregates, not model collections): plain views beside the router.
 urlpatterns = [
     path("tag-discovery/", views.TagDiscoveryView.as_view(), name="tag-discovery"),
     path("tag-compliance/", views.TagComplianceView.as_view(), name="tag-compliance"),
+    path("unit-costs/", views.UnitCostView.as_view(), name="unit-costs"),
+    path("chargeback/", views.ChargebackView.as_view(), name="chargeback"),
 ]

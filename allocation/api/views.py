@@ -8,28 +8,38 @@ import datetime as dt
 import re
 import zoneinfo
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from allocation import exports, selectors
 from allocation import filtersets as f
-from allocation import selectors
 from allocation.api import serializers as s
 from allocation.models import (
     AllocatedCost,
     AllocationRule,
     AllocationRun,
+    BusinessMetric,
+    BusinessMetricValue,
     BusinessUnit,
     CostCenter,
     Environment,
     Feature,
+    Invoice,
     MappingRun,
+    PriceBook,
+    PriceBookCharge,
+    PriceBookRule,
     Project,
     RequiredTag,
     TagAlias,
@@ -37,7 +47,32 @@ from allocation.models import (
     VirtualTag,
 )
 from allocation.preview import last_month, month_range
+from allocation.services.billing import (
+    invoice_delete,
+    invoice_email,
+    invoice_generate,
+    invoice_issue,
+    invoice_reissue,
+    price_book_charge_create,
+    price_book_charge_delete,
+    price_book_charge_update,
+    price_book_create,
+    price_book_delete,
+    price_book_rule_create,
+    price_book_rule_delete,
+    price_book_rule_update,
+    price_book_update,
+)
 from allocation.services.dimensions import dimension_create, dimension_delete, dimension_update
+from allocation.services.metrics import (
+    MAX_CSV_BYTES,
+    business_metric_create,
+    business_metric_csv_import,
+    business_metric_delete,
+    business_metric_points_upsert,
+    business_metric_pull,
+    business_metric_update,
+)
 from allocation.services.rules import tag_rule_create, tag_rule_delete, tag_rule_update
 from allocation.services.runs import mapping_run_request
 from allocation.services.shared import (
@@ -496,5 +531,378 @@ class TagComplianceView(APIView):
                     }
                     for k in report.keys
                 ],
+            }
+        )
+
+
+# --- unit economics --------------------------------------------------------------------------
+def _service_errors(exc) -> dict:
+    """A service's ValidationError as DRF error detail (field -> messages)."""
+    from rest_framework.serializers import as_serializer_error
+
+    return as_serializer_error(exc)
+
+
+class BusinessMetricViewSet(_ServiceViewSet):
+    """Business metrics for unit economics (cost per order, per active user …).
+    POST /business-metrics/{id}/points/ upserts points (all or nothing), .../upload/ takes a
+    CSV (multipart ``file``, ``policy``), .../pull/ pulls the metric's URL now. Cost per unit:
+    /unit-costs/."""
+
+    queryset = BusinessMetric.objects.all()
+    serializer_class = s.BusinessMetricSerializer
+    filterset_class = f.BusinessMetricFilterSet
+    ordering_fields = ["name", "created_at"]
+    action_map = {"points": "change", "upload": "change", "pull": "change"}
+
+    def get_serializer_class(self):
+        return {
+            "points": s.MetricPointsSerializer,
+            "upload": s.MetricUploadSerializer,
+        }.get(self.action, s.BusinessMetricSerializer)
+
+    def service_create(self, data):
+        return business_metric_create(actor=self.request.user, **data)
+
+    def service_update(self, instance, data):
+        return business_metric_update(actor=self.request.user, metric=instance, **data)
+
+    def service_delete(self, instance):
+        business_metric_delete(actor=self.request.user, metric=instance)
+
+    @extend_schema(request=s.MetricPointsSerializer, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def points(self, request, pk=None):
+        """Insert or replace points; one bad point stores nothing (400 names it)."""
+        metric = self.get_object()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            result = business_metric_points_upsert(
+                actor=request.user, metric=metric, points=serializer.validated_data["points"]
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError(_service_errors(exc)) from None
+        return Response(result.as_dict())
+
+    @extend_schema(request=s.MetricUploadSerializer, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def upload(self, request, pk=None):
+        """A CSV of points (header date,value[,dimension_value]); bad lines are reported with
+        their line number and reason."""
+        metric = self.get_object()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data["file"]
+        if upload.size > MAX_CSV_BYTES:
+            raise ValidationError({"file": ["The file is larger than 5 MB."]})
+        try:
+            result = business_metric_csv_import(
+                actor=request.user,
+                metric=metric,
+                content=upload.read(),
+                policy=serializer.validated_data["policy"],
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError(_service_errors(exc)) from None
+        return Response(result.as_dict())
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def pull(self, request, pk=None):
+        """Pull the metric's URL now (a failure is a 400 and is kept on the metric)."""
+        metric = self.get_object()
+        try:
+            result = business_metric_pull(actor=request.user, metric=metric)
+        except DjangoValidationError as exc:
+            raise ValidationError(_service_errors(exc)) from None
+        return Response(result.as_dict())
+
+
+class BusinessMetricValueViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet
+):
+    """Recorded points of business metrics (write them through /business-metrics/{id}/...)."""
+
+    queryset = BusinessMetricValue.objects.all()
+    serializer_class = s.BusinessMetricValueSerializer
+    filterset_class = f.BusinessMetricValueFilterSet
+    ordering_fields = ["day", "value"]
+
+
+class UnitCostView(APIView):
+    """Cost per unit of a business metric by day or month, optionally per value of a
+    dimension, with each series' relative change from the previous period (``change``)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[
+            *_REPORT_PARAMETERS,
+            OpenApiParameter("metric", OpenApiTypes.INT, required=True),
+            OpenApiParameter("granularity", OpenApiTypes.STR, description="day or month"),
+            OpenApiParameter(
+                "group_by",
+                OpenApiTypes.STR,
+                description="business_unit, project, feature, environment or cost_center",
+            ),
+            OpenApiParameter("currency", OpenApiTypes.STR),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        tenant = _tenant(request)
+        first, last = _days(request.query_params, tenant)
+        value = request.query_params.get("metric") or ""
+        if not re.fullmatch(r"[0-9]{1,18}", value):
+            raise ValidationError({"metric": ["A business metric id is required."]})
+        metric = (
+            BusinessMetric.objects.for_user(request.user, "view")
+            .filter(pk=int(value), tenant=tenant)
+            .first()
+        )
+        if metric is None:
+            raise ValidationError({"metric": ["No such business metric in this tenant."]})
+        try:
+            report = selectors.unit_costs(
+                user=request.user,
+                tenant=tenant,
+                metric=metric,
+                start=first,
+                end=last,
+                granularity=request.query_params.get("granularity") or "month",
+                group_by=request.query_params.get("group_by") or None,
+                currency=request.query_params.get("currency") or None,
+            )
+        except selectors.UnitCostError as exc:
+            raise ValidationError({exc.param: [str(exc)]}) from None
+        return Response(
+            {
+                "tenant": tenant.pk,
+                "metric": metric.pk,
+                "unit": metric.unit,
+                "currency": report.currency,
+                "granularity": report.granularity,
+                "group_by": report.group_by,
+                "start": report.start.isoformat(),
+                "end": report.end.isoformat(),
+                "rows": [row.as_dict() for row in report.rows],
+                "totals": [row.as_dict() for row in report.totals],
+            }
+        )
+
+
+# --- chargeback ------------------------------------------------------------------------------
+class PriceBookViewSet(_ServiceViewSet):
+    """Client price books (MSP operators: ``manage_billing``). Rules: /price-book-rules/;
+    fixed fees and custom lines: /price-book-charges/."""
+
+    queryset = PriceBook.objects.select_related("tenant")
+    serializer_class = s.PriceBookSerializer
+    filterset_class = f.PriceBookFilterSet
+    ordering_fields = ["valid_from", "name", "created_at"]
+
+    def service_create(self, data):
+        return price_book_create(actor=self.request.user, **data)
+
+    def service_update(self, instance, data):
+        return price_book_update(actor=self.request.user, price_book=instance, **data)
+
+    def service_delete(self, instance):
+        price_book_delete(actor=self.request.user, price_book=instance)
+
+
+class PriceBookRuleViewSet(_ServiceViewSet):
+    """Markups per provider or provider and service, inside a price book."""
+
+    queryset = PriceBookRule.objects.all()
+    serializer_class = s.PriceBookRuleSerializer
+    filterset_class = f.PriceBookRuleFilterSet
+    ordering_fields = ["provider_name", "service_name"]
+
+    def service_create(self, data):
+        return price_book_rule_create(actor=self.request.user, **data)
+
+    def service_update(self, instance, data):
+        return price_book_rule_update(actor=self.request.user, rule=instance, **data)
+
+    def service_delete(self, instance):
+        price_book_rule_delete(actor=self.request.user, rule=instance)
+
+
+class PriceBookChargeViewSet(_ServiceViewSet):
+    """Fixed fees and custom lines of a price book."""
+
+    queryset = PriceBookCharge.objects.all()
+    serializer_class = s.PriceBookChargeSerializer
+    filterset_class = f.PriceBookChargeFilterSet
+    ordering_fields = ["kind", "month", "amount"]
+
+    def service_create(self, data):
+        return price_book_charge_create(actor=self.request.user, **data)
+
+    def service_update(self, instance, data):
+        return price_book_charge_update(actor=self.request.user, charge=instance, **data)
+
+    def service_delete(self, instance):
+        price_book_charge_delete(actor=self.request.user, charge=instance)
+
+
+class InvoiceViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    TenantScopedViewSet,
+):
+    """Invoices. Customers (``view_costs``) see theirs without provider cost and margin. POST
+    (MSP operators) builds the month's draft; then /issue/, /reissue/ (a new version, with a
+    ``reason``), /email/, /lines/ and /export/?file_type=csv|xlsx|pdf|focus_invoice_detail|
+    focus_billing_period (&audience=internal adds cost and margin, for ``view_margin``)."""
+
+    queryset = Invoice.objects.select_related("tenant", "supersedes")
+    serializer_class = s.InvoiceSerializer
+    filterset_class = f.InvoiceFilterSet
+    ordering_fields = ["period_start", "version", "created_at", "total_amount"]
+    action_map = {"issue": "change", "reissue": "change", "email": "change"}
+
+    def get_serializer_class(self):
+        if self.action == "reissue":
+            return s.InvoiceReissueSerializer
+        return s.InvoiceSerializer
+
+    def get_queryset(self):
+        return selectors.invoices_for(self.request.user, super().get_queryset())
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invoice = invoice_generate(actor=request.user, **serializer.validated_data)
+        return Response(self.get_serializer(invoice).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        invoice_delete(actor=self.request.user, invoice=instance)
+
+    @extend_schema(request=None, responses={200: s.InvoiceSerializer})
+    @action(detail=True, methods=["post"])
+    def issue(self, request, pk=None):
+        invoice = invoice_issue(actor=request.user, invoice=self.get_object())
+        return Response(s.InvoiceSerializer(invoice, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=s.InvoiceReissueSerializer, responses={201: s.InvoiceSerializer})
+    @action(detail=True, methods=["post"])
+    def reissue(self, request, pk=None):
+        invoice = self.get_object()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        new = invoice_reissue(
+            actor=request.user, invoice=invoice, reason=serializer.validated_data["reason"]
+        )
+        return Response(
+            s.InvoiceSerializer(new, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(request=None, responses={200: s.InvoiceSerializer})
+    @action(detail=True, methods=["post"])
+    def email(self, request, pk=None):
+        invoice = invoice_email(actor=request.user, invoice=self.get_object())
+        return Response(s.InvoiceSerializer(invoice, context=self.get_serializer_context()).data)
+
+    @extend_schema(responses={200: s.InvoiceLineSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def lines(self, request, pk=None):
+        invoice = self.get_object()
+        rows = invoice.lines.order_by("position")
+        page = self.paginate_queryset(rows)
+        data = s.InvoiceLineSerializer(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("file_type", OpenApiTypes.STR, description=", ".join(exports.FORMATS)),
+            OpenApiParameter("audience", OpenApiTypes.STR, description="customer or internal"),
+        ],
+        responses={200: OpenApiTypes.BINARY},
+    )
+    @action(detail=True, methods=["get"], url_path="export")
+    def export(self, request, pk=None):
+        invoice = self.get_object()
+        fmt = request.query_params.get("file_type") or "csv"
+        if fmt not in exports.FORMATS:
+            raise ValidationError({"file_type": [f"Choose one of: {', '.join(exports.FORMATS)}."]})
+        audience = request.query_params.get("audience") or "customer"
+        if audience not in ("customer", "internal"):
+            raise ValidationError({"audience": ["customer or internal."]})
+        internal = audience == "internal"
+        if internal and not selectors.can_view_margin(request.user, invoice.tenant):
+            raise ValidationError({"audience": ["Only MSP operators see the internal version."]})
+        name, content_type, content = exports.render(invoice, fmt, internal=internal)
+        response = HttpResponse(content, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+class ChargebackView(APIView):
+    """Showback/chargeback for a period: per value of ``dimension`` (or the whole tenant),
+    direct and shared cost and the customer amount under the client's price book. Provider
+    cost and margin are shown to MSP operators (``view_margin``) only."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[
+            *_REPORT_PARAMETERS,
+            OpenApiParameter(
+                "dimension",
+                OpenApiTypes.STR,
+                description="business_unit, project, feature, environment or cost_center",
+            ),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        from rest_framework.exceptions import PermissionDenied
+
+        tenant = _tenant(request)
+        first, last = _days(request.query_params, tenant)
+        try:
+            report = selectors.chargeback_report(
+                user=request.user,
+                tenant=tenant,
+                start=first,
+                end=last,
+                dimension=request.query_params.get("dimension") or None,
+            )
+        except selectors.UnitCostError as exc:
+            raise ValidationError({exc.param: [str(exc)]}) from None
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from None
+        margin = selectors.can_view_margin(request.user, tenant)
+
+        def row(r) -> dict:
+            data = {
+                "dimension_id": r.dimension_id,
+                "dimension": r.dimension,
+                "amount": amount_text(r.amount),
+            }
+            if margin:
+                data |= {
+                    "direct_cost": amount_text(r.direct),
+                    "shared_cost": amount_text(r.shared),
+                    "provider_cost": amount_text(r.provider_cost),
+                    "margin": amount_text(r.margin),
+                }
+            return data
+
+        return Response(
+            {
+                "tenant": tenant.pk,
+                "start": first.isoformat(),
+                "end": last.isoformat(),
+                "currency": report.currency,
+                "dimension": report.dimension,
+                "price_book": report.price_book.pk if report.price_book and margin else None,
+                "rows": [row(r) for r in report.rows],
+                "total": row(report.total),
             }
         )

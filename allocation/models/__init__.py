@@ -1,3 +1,10 @@
+from allocation.models.billing import (
+    Invoice,
+    InvoiceLine,
+    PriceBook,
+    PriceBookCharge,
+    PriceBookRule,
+)
 from allocation.models.dimensions import (
     DIMENSION_MODELS,
     HIERARCHY,
@@ -8,6 +15,7 @@ from allocation.models.dimensions import (
     Feature,
     Project,
 )
+from allocation.models.metrics import BusinessMetric, BusinessMetricValue
 from allocation.models.rules import TagRule, VirtualTag
 from allocation.models.runs import MappingRun
 from allocation.models.shared import AllocatedCost, AllocationRule, AllocationRun
@@ -19,12 +27,19 @@ __all__ = [
     "AllocatedCost",
     "AllocationRule",
     "AllocationRun",
+    "BusinessMetric",
+    "BusinessMetricValue",
     "BusinessUnit",
     "CostCenter",
     "Dimension",
     "Environment",
     "Feature",
+    "Invoice",
+    "InvoiceLine",
     "MappingRun",
+    "PriceBook",
+    "PriceBookCharge",
+    "PriceBookRule",
     "Project",
     "RequiredTag",
     "TagAlias",

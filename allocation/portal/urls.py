@@ -5,7 +5,7 @@ access; mounted in the ``portal`` namespace by ``infrazen/portal_urls.py``."""
 from django.utils.translation import gettext_lazy as _
 
 from allocation.models import DIMENSION_MODELS
-from allocation.portal import access, dimensions, rules, shared, tags
+from allocation.portal import access, billing, dimensions, metrics, rules, shared, tags
 from core.capabilities import Capability
 from core.portal.registry import NavEntry, portal_path
 
@@ -13,6 +13,10 @@ NAVIGATION = [NavEntry("allocation", _("Allocation"), "portal:allocation", order
 
 MANAGE = Capability.MANAGE_ALLOCATION.value
 RULE = {"object_model": "allocation.TagRule", "object_param": "pk"}
+METRIC = {"object_model": "allocation.BusinessMetric", "object_param": "pk"}
+INVOICE = {"object_model": "allocation.Invoice", "object_param": "pk"}
+BOOK = {"object_model": "allocation.PriceBook", "object_param": "pk"}
+BILLING = Capability.MANAGE_BILLING.value
 
 urlpatterns = [
     portal_path("allocation/", dimensions.overview, "allocation"),
@@ -181,5 +185,107 @@ urlpatterns += [
         capability=Capability.MANAGE_MEMBERS.value,
         object_model="core.Membership",
         object_param="pk",
+    ),
+    # Unit economics
+    portal_path("allocation/units/", metrics.units, "allocation_units"),
+    portal_path(
+        "allocation/units/add/",
+        metrics.units_add,
+        "allocation_units_add",
+        methods=("POST",),
+        capability=MANAGE,
+    ),
+    portal_path(
+        "allocation/units/<int:pk>/upload/",
+        metrics.units_upload,
+        "allocation_units_upload",
+        methods=("POST",),
+        capability=MANAGE,
+        **METRIC,
+    ),
+    portal_path(
+        "allocation/units/<int:pk>/pull/",
+        metrics.units_pull,
+        "allocation_units_pull",
+        methods=("POST",),
+        capability=MANAGE,
+        **METRIC,
+    ),
+    portal_path(
+        "allocation/units/<int:pk>/delete/",
+        metrics.units_delete,
+        "allocation_units_delete",
+        methods=("POST",),
+        capability=MANAGE,
+        **METRIC,
+    ),
+    # Chargeback
+    portal_path("allocation/chargeback/", billing.chargeback, "allocation_chargeback"),
+    portal_path(
+        "allocation/invoices/generate/",
+        billing.invoice_generate_view,
+        "allocation_invoice_generate",
+        methods=("POST",),
+        capability=BILLING,
+    ),
+    portal_path(
+        "allocation/invoices/<int:pk>/", billing.invoice_detail, "allocation_invoice", **INVOICE
+    ),
+    portal_path(
+        "allocation/invoices/<int:pk>/download/",
+        billing.invoice_download,
+        "allocation_invoice_download",
+        **INVOICE,
+    ),
+    portal_path(
+        "allocation/invoices/<int:pk>/issue/",
+        billing.invoice_issue_view,
+        "allocation_invoice_issue",
+        methods=("POST",),
+        capability=BILLING,
+        **INVOICE,
+    ),
+    portal_path(
+        "allocation/invoices/<int:pk>/reissue/",
+        billing.invoice_reissue_view,
+        "allocation_invoice_reissue",
+        methods=("POST",),
+        capability=BILLING,
+        post_data={"reason": "correction"},
+        **INVOICE,
+    ),
+    portal_path(
+        "allocation/invoices/<int:pk>/email/",
+        billing.invoice_email_view,
+        "allocation_invoice_email",
+        methods=("POST",),
+        capability=BILLING,
+        **INVOICE,
+    ),
+    portal_path("allocation/price-books/", billing.price_books, "allocation_price_books"),
+    portal_path(
+        "allocation/price-books/add/",
+        billing.price_books_add,
+        "allocation_price_books_add",
+        methods=("POST",),
+        capability=BILLING,
+    ),
+    portal_path(
+        "allocation/price-books/<int:pk>/rules/add/",
+        billing.price_book_rule_add,
+        "allocation_price_book_rule_add",
+        methods=("POST",),
+        capability=BILLING,
+        post_data={"rule-provider_name": "Selectel", "rule-markup": "0.1"},
+        **BOOK,
+    ),
+    portal_path(
+        "allocation/price-books/<int:pk>/charges/add/",
+        billing.price_book_charge_add,
+        "allocation_price_book_charge_add",
+        methods=("POST",),
+        capability=BILLING,
+        post_data={"charge-kind": "fixed_fee", "charge-description": "Fee", "charge-amount": "1"},
+        **BOOK,
     ),
 ]

@@ -91,3 +91,31 @@ def test_the_demo_allocates_romashkas_simulated_costs(
     )
     biggest = max(direct, key=direct.get)
     assert shares[biggest] == max(shares.values())  # in proportion to direct cost
+
+    # Chargeback: the month's invoice is provider cost (net of VAT) + 15% and the fixed fee.
+    import datetime as dt
+
+    from allocation.demo_steps import FIXED_FEE, ORDERS
+    from allocation.models import BusinessMetric
+    from allocation.selectors import unit_costs
+    from allocation.services.billing import invoice_generate
+
+    day = dt.date.fromisoformat(str(sim.billing.dates()[-1])[:10])
+    invoice = invoice_generate(actor=None, tenant=romashka, period_start=day.replace(day=1))
+    usage = invoice.lines.filter(kind="usage")
+    fee = invoice.lines.get(kind="fixed_fee")
+    assert usage.exists() and fee.description == FIXED_FEE[0]
+    assert fee.amount == Decimal(FIXED_FEE[1]) == fee.margin
+    for line in usage:
+        assert abs(line.amount - line.provider_cost * Decimal("1.15")) <= Decimal("0.01")
+    assert invoice.provider_cost + invoice.margin == invoice.net_amount
+    assert invoice.net_amount + invoice.vat_amount == invoice.total_amount
+
+    # Unit economics: cost per order on the day the simulator billed.
+    orders = BusinessMetric.objects.get(tenant=romashka, name=ORDERS)
+    report = unit_costs(
+        user=None, tenant=romashka, metric=orders, start=day, end=day, granularity="day"
+    )
+    (total,) = report.totals
+    assert total.units > 0 and total.cost > 0
+    assert total.cost_per_unit == (total.cost / total.units).quantize(Decimal("0.000001"))

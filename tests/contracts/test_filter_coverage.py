@@ -22,6 +22,8 @@ from tests.contracts.discovery import api_endpoints
 
 # (model label, field or admin filter) -> why the API has no filter for it.
 NOT_FILTERED = {
+    ("allocation.businessmetric", "pull_url_trusted"): "internal: whether pulls re-check that "
+    "the URL is public (not shown in the API)",
     ("core.tenant", "tenant"): "the admin's tenant picker on the tenant list selects one tenant: "
     "that is the detail endpoint (GET /tenants/<id>/); sub-trees are ?parent=",
     ("core.tenant", "locale"): "a display preference of the tenant, not a way to cut a list",
