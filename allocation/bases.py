@@ -55,6 +55,9 @@ class Basis:
     needs_metric: bool = False
     # A constant basis returns a callable day -> weights instead of a dict (even, fixed).
     help: object = ""
+    # (rule) -> a message naming what is wrong with ``rule.metric``, or None: run when the rule
+    # is validated, so a metric that cannot weigh anything is refused up front, not pooled.
+    check_metric: Callable[[object], object] | None = None
 
 
 _registry: dict[str, Basis] = {}

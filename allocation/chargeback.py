@@ -4,8 +4,9 @@ currency's minor unit so that every total is exact.
 **The costs.** ``chargeback_costs`` is the one seam between costs and chargeback: per
 (provider, service[, dimension value]) it returns the *direct* cost (what the cost query puts
 on those rows, net of VAT, in the invoice currency) and the *shared* cost allocated to it.
-Shared costs are 0 until the shared-cost allocation (AllocationRule, cost_allocations) lands:
-then ``shared_costs`` reads them and nothing else changes.
+Shared costs are the shared-cost allocation's daily results (AllocationRule, cost_allocations),
+read through the cost query's ``allocation=include``: a pool's cost leaves the lines it was
+billed on (a negative shared amount there) and reaches its targets' lines.
 
 **Rounding.** Amounts are computed exactly (Decimal) per line, then rounded with the largest
 remainder method: each line is rounded down to the minor unit and the units left to reach the
@@ -65,22 +66,24 @@ class DimensionCost:
         return self.direct + self.shared
 
 
-def shared_costs(tenant, start: dt.date, end: dt.date, dimension: str | None) -> dict:
-    """Shared costs allocated to each CostKey in the period. Shared-cost allocation is not
-    wired yet (another change adds AllocationRule and cost_allocations): until then nothing is
-    shared and chargeback bills direct costs only."""
-    return {}
-
-
 def chargeback_costs(
     tenant, start: dt.date, end: dt.date, *, currency: str, dimension: str | None = None
 ) -> list[DimensionCost]:
-    """Direct (+ shared) cost per provider, service and, with ``dimension``, dimension value,
+    """Direct + shared cost per provider, service and, with ``dimension``, dimension value,
     net of VAT, billed costs only (estimates are not invoiced), in ``currency``. A system read:
-    the whole tenant, whoever asks (callers check access)."""
-    from providers.costs.query import CostQuery, run_cost_query
+    the whole tenant, whoever asks (callers check access).
+
+    Shared costs are the cost query's ``allocation=include`` (the daily ``cost_allocations``
+    results): a row's ``allocated_cost`` is what allocation moved into it (a target's shares and
+    the unallocated rest, less the pools taken away where they were billed), already net and
+    converted like the direct cost; direct = billed_cost - allocated_cost. One query, so direct
+    and shared come from the same rows and their sum is the allocated billed total exactly
+    (which equals the direct total: allocation moves costs, never adds any)."""
+    from providers.costs import hooks
+    from providers.costs.query import ALLOCATED, EXCLUDE, INCLUDE, CostQuery, run_cost_query
 
     group_by = ["provider", "service", *([dimension] if dimension else [])]
+    with_allocation = hooks.allocated_costs() is not None
     result = run_cost_query(
         CostQuery(
             tenant=tenant,
@@ -90,9 +93,9 @@ def chargeback_costs(
             currency=currency,
             amounts="net",
             limit=100_000,
+            allocation=INCLUDE if with_allocation else EXCLUDE,
         )
     )
-    shared = shared_costs(tenant, start, end, dimension)
     found = {}
     for row in result.rows:
         key = CostKey(
@@ -101,9 +104,8 @@ def chargeback_costs(
             dimension_id=row.get(f"{dimension}_id") if dimension else None,
             dimension=(row.get(dimension) or "") if dimension else "",
         )
-        found[key] = DimensionCost(key=key, direct=row["billed_cost"], shared=shared.get(key, ZERO))
-    for key, amount in shared.items():
-        found.setdefault(key, DimensionCost(key=key, direct=ZERO, shared=amount))
+        shared = row.get(ALLOCATED) or ZERO
+        found[key] = DimensionCost(key=key, direct=row["billed_cost"] - shared, shared=shared)
     return sorted(
         found.values(),
         key=lambda c: (c.key.dimension, c.key.dimension_id or 0, c.key.provider, c.key.service),

@@ -8,6 +8,7 @@
 - the cost query and the FOCUS export name dimension values and virtual tags, and the cost
   query adds the shared-cost results on request (``register_allocated_costs``); the FOCUS 1.3
   export splits pooled charges into their shares (``register_split_allocations``);
+- the ``business_metric`` basis for shared-cost rules (``allocation.metric_basis``);
 - memberships may be limited to values of the five dimensions (``core.dimensions``).
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 
 def register() -> None:
+    from allocation import metric_basis
     from allocation.models import DIMENSION_MODELS
     from allocation.selectors import dimension_names
     from allocation.services.runs import map_imported_rows
@@ -23,6 +25,7 @@ def register() -> None:
     from core.dimensions import register_scope_dimension
     from providers.costs import hooks
 
+    metric_basis.register()
     hooks.register_after_rows_loaded(map_imported_rows)
     hooks.register_after_rollups(allocate_after_rollups)
     hooks.register_allocated_costs("cost_allocations")

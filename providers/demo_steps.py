@@ -1,10 +1,11 @@
 """Demo: a connection per demo client tenant for every provider whose simulator is running, and
 the cost source its declaration offers (Yandex Cloud: the billing export in the simulator's
-Object Storage).
+Object Storage; Selectel and Beget: their cost APIs; VK Cloud: estimates from the inventory and
+an illustrative price list, seeded when the platform has none).
 
 Which providers and how to connect to their simulators comes from the registry
 (``ProviderSpec.simulator``): ``scripts/infrazen.py up`` starts a simulator and passes its URL in
-the setting the declaration names (``YANDEX_SIMULATOR_URL``); a provider whose URL is unset is
+the setting each declaration names (``YANDEX_SIMULATOR_URL`` ...); a provider whose URL is unset is
 skipped (there is nothing to connect to). Connections are created through
 ``connection_create``, so their first sync is queued at once and the worker runs it. A simulator
 gets a new port on every start, so an existing demo connection is re-pointed (audited) and synced.
@@ -12,11 +13,14 @@ gets a new port on every start, so an existing demo connection is re-pointed (au
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+
 from django.conf import settings
 
 from core.management.commands.seed_demo import CLIENTS
 from providers.adapters.registry import provider_specs
-from providers.models import Connection, CostSource, SyncRun
+from providers.models import Connection, CostSource, ProviderPrice, SyncRun
 
 
 def connection_name(spec) -> str:
@@ -139,4 +143,38 @@ def create_demo_cost_sources(demo) -> None:
                 demo.say(f"  {name!r} @ {tenant.slug} now reads {options['endpoint_url']}")
 
 
-STEPS = [create_demo_connections, create_demo_cost_sources]
+# An illustrative price list for providers whose costs are estimated (VK Cloud): without one the
+# demo's estimates would all be zero. Seeded only while the platform has no price for the provider,
+# so an operator's real list is never touched.
+DEMO_PRICES = {
+    "vk_cloud": [
+        ("vm", "vcpu_hour", "1.10"),
+        ("vm", "memory_gib_hour", "0.45"),
+        ("disk", "storage_gib_hour", "0.02"),
+        ("ip_address", "hour", "0.25"),
+    ],
+}
+DEMO_PRICES_FROM = dt.date(2020, 1, 1)
+
+
+def create_demo_prices(demo) -> None:
+    from providers.services.prices import provider_price_create
+
+    for spec, _url in _running_simulators():
+        prices = DEMO_PRICES.get(spec.key)
+        if not prices or ProviderPrice.objects.filter(provider=spec.key).exists():
+            continue
+        for resource_type, metric, price in prices:
+            provider_price_create(
+                actor=None,
+                provider=spec.key,
+                resource_type=resource_type,
+                metric=metric,
+                valid_from=DEMO_PRICES_FROM,
+                price=Decimal(price),
+                note="demo price list (illustrative)",
+            )
+        demo.note_created(f"{len(prices)} demo prices for {spec.name}")
+
+
+STEPS = [create_demo_connections, create_demo_prices, create_demo_cost_sources]

@@ -323,6 +323,13 @@ class Child:
     def saw(self, text: str) -> bool:
         return any(text in line for line in self.lines)
 
+    def banner_url(self) -> str | None:
+        """The URL a simulator printed once it listens ("... simulator on http://host:port")."""
+        for line in self.lines:
+            if match := _BANNER.search(line):
+                return match.group(1)
+        return None
+
     def tail(self, count=30) -> str:
         return "".join(self.lines[-count:])
 
@@ -508,11 +515,11 @@ def cmd_up(args) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
     exit_code = 0
     try:
-        simulator_url = None
-        if not args.no_celery:  # without a worker nothing would sync from it
-            simulator_url = start_simulator(children, env, echo=not check)
-            record_children(children)  # so that `infrazen.py stop` finds it from now on
-            env["YANDEX_SIMULATOR_URL"] = simulator_url
+        simulators = {}
+        if not args.no_celery:  # without a worker nothing would sync from them
+            simulators = start_simulators(children, env, echo=not check)
+            record_children(children)  # so that `infrazen.py stop` finds them from now on
+            env.update({setting: url for setting, (_name, url) in simulators.items()})
         step("Seeding demo data (manage.py seed_demo)")
         seed_output = manage("seed_demo", env=env)
         step(f"Starting {', '.join(commands)} (logs in {LOG_DIR})")
@@ -547,8 +554,8 @@ def cmd_up(args) -> int:
         say(
             f"  Broker:                 {env.get('CELERY_BROKER_URL') or 'filesystem (var/broker)'}"
         )
-        if simulator_url:
-            say(f"  Yandex Cloud simulator: {simulator_url} (the demo connections sync from it)")
+        for name, url in simulators.values():
+            say(f"  {name + ' simulator:':<24}{url} (a demo connection syncs from it)")
         say("")
         say(seed_output.rstrip())
         say("")
@@ -572,30 +579,50 @@ def cmd_up(args) -> int:
             signal.signal(sig, handler)
 
 
-SIMULATOR_ARGS = ["--folders", "3", "--resources-per-folder", "100"]  # a few hundred resources
+# Every provider's simulator (its ``ProviderSpec.simulator``; tests/test_quickstart.py checks that
+# this table matches the registry, which the launcher cannot import: it runs before the venv).
+# Small sizes: the worker syncs each of them for every demo client, and the smoke (in CI) waits.
+# (provider name, module, the setting naming its URL, sizing arguments)
+SIMULATORS = (
+    ("Yandex Cloud", "providers.adapters.yandex.simulator", "YANDEX_SIMULATOR_URL",
+     ["--folders", "3", "--resources-per-folder", "100"]),  # a few hundred resources
+    ("Selectel", "providers.adapters.selectel.simulator", "SELECTEL_SIMULATOR_URL",
+     ["--projects", "1", "--resources-per-project", "20"]),
+    ("VK Cloud", "providers.adapters.vk_cloud.simulator", "VK_CLOUD_SIMULATOR_URL",
+     ["--resources", "20"]),
+    ("Beget", "providers.adapters.beget.simulator", "BEGET_SIMULATOR_URL",
+     ["--resources", "20"]),
+)  # fmt: skip
 SIMULATOR_READY_TIMEOUT = 30
 DEMO_SYNC_TIMEOUT = 60
+_BANNER = re.compile(r" simulator on (http://\S+)")
 
 
-def start_simulator(children: list[Child], env: dict, echo: bool) -> str:
-    """Start a Yandex Cloud simulator for the demo connections; returns its URL.
+def start_simulators(children: list[Child], env: dict, echo: bool) -> dict[str, tuple[str, str]]:
+    """Start every provider's simulator for the demo connections, on ports they pick (0);
+    returns {url setting: (provider name, URL)}.
 
-    It joins ``children`` first thing, so it is stopped with the rest whatever happens next.
+    All start at once and each joins ``children`` first thing, so they are stopped with the rest
+    whatever happens next.
     """
-    port = free_port("127.0.0.1")
-    cmd = [str(VENV_PY), "-m", "providers.adapters.yandex.simulator", "--port", str(port)]
-    child = Child("simulator", [*cmd, *SIMULATOR_ARGS], env, echo=echo)
-    children.append(child)
+    started = []
+    for name, module, setting, args in SIMULATORS:
+        cmd = [str(VENV_PY), "-m", module, "--port", "0", *args]
+        child = Child(f"sim-{setting.split('_SIMULATOR')[0].lower()}", cmd, env, echo=echo)
+        children.append(child)
+        started.append((name, setting, child))
+    urls = {}
     deadline = time.monotonic() + SIMULATOR_READY_TIMEOUT
-    while not child.saw("Yandex Cloud simulator on"):
-        if child.proc.poll() is not None:
-            raise Failure(f"the Yandex Cloud simulator exited:\n{child.tail()}")
-        if time.monotonic() > deadline:
-            raise Failure(f"the simulator did not start in {SIMULATOR_READY_TIMEOUT} s")
-        time.sleep(0.1)
-    url = f"http://127.0.0.1:{port}"
-    step(f"Yandex Cloud simulator answers on {url}")
-    return url
+    for name, setting, child in started:
+        while not (url := child.banner_url()):
+            if child.proc.poll() is not None:
+                raise Failure(f"the {name} simulator exited:\n{child.tail()}")
+            if time.monotonic() > deadline:
+                raise Failure(f"the {name} simulator did not start in {SIMULATOR_READY_TIMEOUT} s")
+            time.sleep(0.1)
+        urls[setting] = (name, url)
+        step(f"{name} simulator answers on {url}")
+    return urls
 
 
 DEMO_STATUS_CODE = (
@@ -669,7 +696,7 @@ def smoke_checks(base: str, children: list[Child], ready_after: float, env: dict
             time.sleep(0.25)
         failures += [f"{name} did not report ready:\n{c.tail()}" for name, c in pending.items()]
     demo_syncs_s = None
-    if any(c.name == "simulator" for c in children) and not failures:
+    if any(c.name.startswith("sim-") for c in children) and not failures:
         problems, waited = wait_for_demo_syncs(env)
         failures += problems
         demo_syncs_s = round(time.monotonic() - T0, 1) if waited is not None else None

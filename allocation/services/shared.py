@@ -85,6 +85,10 @@ def clean_allocation_rule(rule: AllocationRule) -> None:
         errors.setdefault("metric", []).append(_("Name the metric this split is based on."))
     elif not basis.needs_metric and rule.metric:
         errors.setdefault("metric", []).append(_("Only usage or business-metric splits take one."))
+    elif basis.check_metric and "dimension" not in errors:
+        problem = basis.check_metric(rule)
+        if problem:
+            errors.setdefault("metric", []).append(problem)
     if "dimension" not in errors:
         try:
             rule.targets = _clean_targets(rule, fixed=rule.method == "fixed")

@@ -336,3 +336,62 @@ def test_portal_chargeback_pages(world, jan_costs, book, client):
     assert internal.status_code == 403
     invoice.refresh_from_db()
     assert invoice.status == "issued"
+
+
+def test_chargeback_shows_shared_costs_beside_direct_per_project(world, dims, rule):
+    """A shared cluster (nobody's) split over Web and Data by their direct cost: each project's
+    row shows direct + shared, the cluster leaves "no project", and the totals are unchanged."""
+    from allocation.chargeback import chargeback_costs
+    from allocation.selectors import chargeback_report
+    from allocation.services.shared import allocation_rule_create
+
+    rule("web", [cond("service", "in", "Compute Cloud")], project=dims.web)
+    rule("data", [cond("service", "in", "Object Storage")], project=dims.data)
+    allocation_rule_create(
+        actor=None,
+        tenant=world.a,
+        name="Cluster",
+        conditions=[cond("service", "in", "Managed Kubernetes")],
+        dimension="project",
+        method="direct_cost",
+        targets=[dims.web.pk, dims.data.pk],
+    )
+    day = dt.date(2026, 1, 5)
+    load(
+        world.a,
+        [
+            focus_row(day, "Compute Cloud", "30.00", provider=ACME),
+            focus_row(day, "Object Storage", "10.00", provider=ACME, resource="res-2"),
+            focus_row(day, "Managed Kubernetes", "10.01", provider=ACME, resource="k8s-1"),
+        ],
+    )
+    end = dt.date(2026, 1, 31)
+
+    costs = chargeback_costs(world.a, JAN, end, currency="RUB", dimension="project")
+    by = {(c.key.dimension, c.key.service): c for c in costs}
+    # 10.01 split 30:10 -> 7.5075 / 2.5025: whole kopecks, the leftover to the larger remainder.
+    assert (by["Web", "Managed Kubernetes"].direct, by["Web", "Managed Kubernetes"].shared) == (
+        Decimal(0),
+        Decimal("7.51"),
+    )
+    assert by["Data", "Managed Kubernetes"].shared == Decimal("2.50")
+    assert by["Web", "Compute Cloud"].direct == Decimal("30.00")
+    pool = by["", "Managed Kubernetes"]
+    assert (pool.direct, pool.shared, pool.total) == (Decimal("10.01"), Decimal("-10.01"), 0)
+    assert sum((c.total for c in costs), Decimal(0)) == Decimal("50.01")
+    assert sum((c.direct for c in costs), Decimal(0)) == Decimal("50.01")
+    assert sum((c.shared for c in costs), Decimal(0)) == 0
+
+    report = chargeback_report(
+        user=world.operator_a, tenant=world.a, start=JAN, end=end, dimension="project"
+    )
+    rows = {row.dimension: row for row in report.rows}
+    assert (rows["Web"].direct, rows["Web"].shared, rows["Web"].provider_cost) == (
+        Decimal("30.00"),
+        Decimal("7.51"),
+        Decimal("37.51"),
+    )
+    assert (rows["Data"].direct, rows["Data"].shared) == (Decimal("10.00"), Decimal("2.50"))
+    assert report.total.provider_cost == Decimal("50.01")
+    assert report.total.shared == 0
+    assert sum((r.provider_cost for r in report.rows), Decimal(0)) == report.total.provider_cost

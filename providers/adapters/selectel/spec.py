@@ -165,5 +165,6 @@ SPEC = ProviderSpec(
             "--resources-per-project",
             str(per_group),
         ],
+        demo_cost_source=_demo_cost_source,
     ),
 )

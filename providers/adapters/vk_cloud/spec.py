@@ -76,6 +76,12 @@ def clean_credentials(credentials: Mapping[str, Any]) -> dict[str, str]:
     return cleaned
 
 
+def _demo_cost_source(url: str) -> dict:
+    # No cost API: a provider_api source on the connection pulls estimates (inventory x the
+    # price list; the demo seeds an illustrative one when the platform has none).
+    return {"kind": "provider_api"}
+
+
 def adapter(credentials, scope, endpoints):
     from providers.adapters.vk_cloud.adapter import VKCloudAdapter
 
@@ -183,5 +189,6 @@ SPEC = ProviderSpec(
         connection=_simulator_connection,
         # One project per connection: the bench's groups x per group resources in it.
         scale_args=lambda groups, per_group: ["--resources", str(groups * per_group)],
+        demo_cost_source=_demo_cost_source,
     ),
 )
