@@ -10,6 +10,7 @@ from providers.models.costs import (
     VatRule,
 )
 from providers.models.metrics import ResourceMetric, ResourceMetricDaily
+from providers.models.operations import ResourceOperation
 from providers.models.resources import Resource, ResourceEvent
 from providers.models.sync_runs import SyncRun
 
@@ -28,6 +29,7 @@ __all__ = [
     "ResourceEvent",
     "ResourceMetric",
     "ResourceMetricDaily",
+    "ResourceOperation",
     "SyncRun",
     "VatRule",
 ]
