@@ -538,3 +538,27 @@ def _case_operations_collect(world):
         world.a,
         lambda actor: operations_collect(actor=actor, connection_id=connection.pk),
     )
+
+
+@service_case("providers.services.refresh.resource_refresh")
+def _case_resource_refresh(world):
+    from providers.services.refresh import resource_refresh
+
+    resource = _sample_resource(world, world.a)
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: resource_refresh(actor=actor, resource_id=resource.pk),
+    )
+
+
+@service_case("providers.services.refresh.resource_request_refresh")
+def _case_resource_request_refresh(world):
+    from providers.services.refresh import resource_request_refresh
+
+    resource = _sample_resource(world, world.a)
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: resource_request_refresh(actor=actor, resource=resource),
+    )
