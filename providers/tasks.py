@@ -44,28 +44,14 @@ def _collect_balances_after_sync(connection_id: int) -> None:
 
 
 def _collect_operations_after_sync(run: SyncRun) -> None:
-    """The operation log is read right after every successful sync (providers that keep one), so
-    the resources it names are already in the inventory. A failure never fails the sync: it
-    becomes a warning on the run."""
-    from providers.services.operations import operations_collect
+    """The operation log is read right after every successful sync (providers that keep one);
+    a failure there is a warning on the run, never a failed sync."""
+    from providers.services.operations import operations_collect_after_sync
 
     try:
-        result = operations_collect(connection_id=run.connection_id, trigger="sync")
-    except Exception as exc:
+        operations_collect_after_sync(run)
+    except Exception:  # the sync succeeded and is recorded; the next one reads the log again
         logger.exception("connection %s: operation log after the sync failed", run.connection_id)
-        result = None
-        error = f"Internal error: {type(exc).__name__}"
-    else:
-        if result is None or result.ok:
-            return
-        error = result.error
-    _warn_run(run, f"Operation log not read: {error}")
-
-
-def _warn_run(run: SyncRun, message: str) -> None:
-    warnings = [*(run.warnings or []), {"service": "operations", "message": message}]
-    SyncRun.objects.filter(pk=run.pk).update(warnings=warnings)
-    run.warnings = warnings
 
 
 # --- one resource (the webhook refresh) -----------------------------------------------------

@@ -113,6 +113,30 @@ def operations_collect(
     return result
 
 
+def operations_collect_after_sync(run) -> OperationCollection | None:
+    """Collect after a successful sync (in the sync's task, so the resources it names are
+    already in the inventory). A failure never fails the sync: it becomes a warning on the run
+    (and so leaves the connection degraded until a collection succeeds)."""
+    from providers.models import SyncRun
+
+    try:
+        result = operations_collect(connection_id=run.connection_id, trigger="sync")
+    except Exception as exc:
+        logger.exception("connection %s: operation log after the sync failed", run.connection_id)
+        result, error = None, f"Internal error: {type(exc).__name__}"
+    else:
+        if result is None or result.ok:
+            return result
+        error = result.error
+    warnings = [
+        *(run.warnings or []),
+        {"service": "operations", "message": f"Operation log not read: {error}"},
+    ]
+    SyncRun.objects.filter(pk=run.pk).update(warnings=warnings)
+    run.warnings = warnings
+    return result
+
+
 def _batches(records: Iterable[OperationRecord], size: int) -> Iterator[list[OperationRecord]]:
     iterator = iter(records)
     while batch := list(islice(iterator, size)):
