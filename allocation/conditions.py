@@ -255,4 +255,5 @@ def _creator_sql() -> str:
         field = Resource._meta.get_field("created_by")
     except Exception:
         return fallback
-    return f"coalesce(r.{field.column}::text, {fallback})"
+    # "" means no operation log named a creator (the column is never NULL): fall back then.
+    return f"coalesce(nullif(r.{field.column}::text, ''), {fallback})"

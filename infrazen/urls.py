@@ -7,7 +7,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
-from providers.webhooks import ConnectionWebhookView
+from providers.webhooks import ConnectionWebhookView, ResourceRefreshWebhookView
 
 handler404 = "core.api.errors.page_not_found"
 
@@ -21,6 +21,11 @@ urlpatterns = [
         "webhooks/connections/<int:pk>/",
         ConnectionWebhookView.as_view(),
         name="connection-webhook",
+    ),
+    path(
+        "webhooks/connections/<int:pk>/refresh/",
+        ResourceRefreshWebhookView.as_view(),
+        name="resource-refresh-webhook",
     ),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger's init script as a file, so the docs need no inline script.

@@ -111,6 +111,9 @@ class ResourceFilterSet(TenantScopedFilterSet):
     region = django_filters.CharFilter()
     zone = django_filters.CharFilter()
     sub_account = django_filters.CharFilter()
+    created_by = django_filters.CharFilter(
+        label="Created by (from the provider's operation log; exact)"
+    )
     parent = django_filters.ModelChoiceFilter(queryset=Resource.objects.all())
     deleted = django_filters.BooleanFilter(
         field_name="deleted_at", lookup_expr="isnull", exclude=True, label="Deleted at the provider"
@@ -133,6 +136,7 @@ class ResourceFilterSet(TenantScopedFilterSet):
             "region",
             "zone",
             "sub_account",
+            "created_by",
             "parent",
             "deleted",
         ]

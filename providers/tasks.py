@@ -26,6 +26,7 @@ def connection_sync_task(self, connection_id: int, trigger: str = SyncRun.Trigge
     )
     if run is not None and run.status == SyncRun.Status.SUCCEEDED:
         _collect_balances_after_sync(connection_id)
+        _collect_operations_after_sync(run)
     return None if run is None else {"run": run.pk, "status": run.status}
 
 
@@ -40,6 +41,38 @@ def _collect_balances_after_sync(connection_id: int) -> None:
         connection_balances_collect(connection_id=connection_id, trigger="sync")
     except Exception:  # the sync succeeded and is recorded; the hourly schedule reads it again
         logger.exception("connection %s: balance collection after the sync failed", connection_id)
+
+
+def _collect_operations_after_sync(run: SyncRun) -> None:
+    """The operation log is read right after every successful sync (providers that keep one);
+    a failure there is a warning on the run, never a failed sync."""
+    from providers.services.operations import operations_collect_after_sync
+
+    try:
+        operations_collect_after_sync(run)
+    except Exception:  # the sync succeeded and is recorded; the next one reads the log again
+        logger.exception("connection %s: operation log after the sync failed", run.connection_id)
+
+
+# --- one resource (the webhook refresh) -----------------------------------------------------
+REFRESH_RETRY_S = 15
+
+
+@shared_task(
+    base=ContextTask, name="providers.resource_refresh", acks_late=True, bind=True, max_retries=8
+)
+def resource_refresh_task(self, resource_id: int, trigger: str = "webhook"):
+    """Read one resource and apply it (``providers.services.refresh``). While a sync of its
+    connection runs, retried a little later rather than interleaving writes with it."""
+    from providers.models import Resource
+    from providers.services.refresh import Outcome, resource_refresh
+
+    if not Resource.objects.filter(pk=resource_id).exists():
+        return None  # removed since it was queued
+    result = resource_refresh(resource_id=resource_id, trigger=trigger)
+    if result.outcome == Outcome.BUSY:
+        raise self.retry(countdown=REFRESH_RETRY_S)
+    return {"resource": resource_id, "outcome": result.outcome}
 
 
 @shared_task(base=ContextTask, name="providers.sync_dispatch")

@@ -26,6 +26,7 @@ from providers.models import (
     Resource,
     ResourceEvent,
     ResourceMetricDaily,
+    ResourceOperation,
     SyncRun,
 )
 
@@ -76,11 +77,13 @@ class ResourceAdmin(ReadOnlyTenantScopedAdmin):
         "parent",
         "children_list",
         "provider_created_at",
+        "created_by",
         "first_seen_at",
         "last_seen_at",
         "effective_last_seen_at",
         "deleted_at",
         "timeline",
+        "operations_list",
     ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -126,6 +129,41 @@ class ResourceAdmin(ReadOnlyTenantScopedAdmin):
         return format_html(
             '<table><tbody>{}</tbody></table><a href="{}">{}</a>', rows, more, _("All events →")
         )
+
+    @admin.display(description=_("operations at the provider (newest first)"))
+    def operations_list(self, obj):
+        operations = ResourceOperation.objects.filter(
+            tenant_id=obj.tenant_id, resource=obj
+        ).order_by("-at", "-id")[:RECENT_EVENTS]
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (f"{op.at:%Y-%m-%d %H:%M:%S}", op.action, op.raw_action, op.actor, op.status)
+                for op in operations
+            ),
+        )
+        if not rows:
+            return _("No operations recorded.")
+        more = reverse("admin:providers_resourceoperation_changelist") + f"?resource={obj.pk}"
+        return format_html(
+            '<table><tbody>{}</tbody></table><a href="{}">{}</a>', rows, more, _("All operations →")
+        )
+
+
+@admin.register(ResourceOperation)
+class ResourceOperationAdmin(ReadOnlyTenantScopedAdmin):
+    """The providers' operation logs as collected (written by collections only)."""
+
+    list_display = ["at", "action", "raw_action", "actor", "status", "resource_label", "tenant"]
+    list_filter = ["action", "status", ConnectionListFilter, TenantListFilter]
+    search_fields = ["resource_provider_id", "actor", "provider_operation_id"]
+    list_select_related = ["resource", "connection", "tenant"]
+    ordering = ["-at", "-id"]
+
+    @admin.display(description=_("resource"))
+    def resource_label(self, obj):
+        return str(obj.resource) if obj.resource_id else obj.resource_provider_id
 
 
 @admin.register(ResourceEvent)

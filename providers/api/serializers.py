@@ -202,6 +202,7 @@ class ResourceSerializer(serializers.ModelSerializer):
             "parent",
             "parent_provider_id",
             "provider_created_at",
+            "created_by",
             "first_seen_at",
             "last_seen_at",
             "effective_last_seen_at",

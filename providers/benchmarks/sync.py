@@ -6,6 +6,11 @@ The simulator runs as a separate process (a real provider is remote: its JSON
 encoding must not be charged to our CPU or share our GIL), with no simulated latency. Rates are
 end to end: ``connection_sync`` from lease claim to the audit event, resources seen per second.
 
+Each provider's rates are also set against a listing-only pass over the same simulator in the
+same run (the adapter's ``discover()`` alone, no database): ``listing_ratio_first`` and
+``listing_ratio_resync``; ``--provider all`` runs every simulated provider and reports the worst
+provider's ratios.
+
 ``resync_writes`` are the rows PostgreSQL itself counted as inserted, updated or deleted in
 ``providers_resource`` and ``providers_resourceevent`` during the re-syncs (``pg_stat_user_tables``
 after ``pg_stat_force_next_flush()``), not what the service claims. The same counters taken over
@@ -36,6 +41,9 @@ from providers.services.sync import connection_sync
 
 TARGET_FIRST_RPS = 5_000
 TARGET_RESYNC_RPS = 20_000
+# A sync against a listing-only pass over the same simulator in the same run (resources/s).
+TARGET_LISTING_RATIO_FIRST = 0.7
+TARGET_LISTING_RATIO_RESYNC = 0.9
 WATCHED = ("providers_resource", "providers_resourceevent")
 BOOKKEEPING = ("providers_syncrun", "providers_connection", "core_auditevent")
 SIMULATOR_START_TIMEOUT = 120
@@ -47,7 +55,10 @@ def simulated_providers() -> list[str]:
 
 def add_arguments(parser):
     parser.add_argument(
-        "--provider", choices=simulated_providers(), default=simulated_providers()[0]
+        "--provider",
+        choices=[*simulated_providers(), "all"],
+        default=simulated_providers()[0],
+        help='"all": every provider whose declaration names a simulator, one after the other',
     )
     parser.add_argument(
         "--folders", type=int, default=20, help="Scope units (folders, projects) to simulate"
@@ -57,7 +68,38 @@ def add_arguments(parser):
     parser.add_argument("--seed", type=int, default=1)
 
 
-def run(
+def run(report, *, provider: str | None = None, **options):
+    """One provider, or with ``--provider all`` each simulated provider in turn; the summary
+    then names the worst provider's ratios to its own listing-only pass."""
+    if provider != "all":
+        return run_one(report, provider=provider, **options)
+    results = {}
+    for key in simulated_providers():
+        report(f"{key}:")
+        results[key] = run_one(report, provider=key, **options)
+    worst_first = min(results, key=lambda k: results[k]["listing_ratio_first"])
+    worst_resync = min(results, key=lambda k: results[k]["listing_ratio_resync"])
+    for key, figures in results.items():
+        report(
+            f"  {key}: first {figures['first_sync_rps']:,}/s = "
+            f"{figures['listing_ratio_first']:.2f} x listing; re-sync "
+            f"{figures['resync_rps']:,}/s = {figures['listing_ratio_resync']:.2f} x listing; "
+            f"re-sync writes {figures['resync_writes']}"
+        )
+    return {
+        "provider": "all",
+        "providers": results,
+        "worst_first_provider": worst_first,
+        "worst_resync_provider": worst_resync,
+        "listing_ratio_first": results[worst_first]["listing_ratio_first"],
+        "listing_ratio_first_target": TARGET_LISTING_RATIO_FIRST,
+        "listing_ratio_resync": results[worst_resync]["listing_ratio_resync"],
+        "listing_ratio_resync_target": TARGET_LISTING_RATIO_RESYNC,
+        "resync_writes": sum(f["resync_writes"] for f in results.values()),
+    }
+
+
+def run_one(
     report,
     *,
     folders: int,
@@ -73,8 +115,9 @@ def run(
         f"{resources_per_folder} resources"
     )
     with simulator(spec, folders, resources_per_folder, seed) as url:
-        tenant = tenant_create(
-            actor=None, name="Bench sync", slug="bench-sync", kind=Tenant.Kind.MSP
+        slug = f"bench-sync-{spec.key}".replace("_", "-")
+        tenant = Tenant.objects.filter(slug=slug).first() or tenant_create(
+            actor=None, name=f"Bench sync {spec.name}", slug=slug, kind=Tenant.Kind.MSP
         )
         conn = connection_create(
             actor=None,
@@ -83,6 +126,14 @@ def run(
             name="Bench simulator",
             start_sync=False,
             **spec.simulator.connection(url),
+        )
+        # What the provider's answers cost alone: the adapter's listing with no database, the
+        # ceiling a sync is compared with (median of as many passes as re-syncs).
+        listing = [listing_pass(conn) for _ in range(max(resyncs, 1))]
+        listing_rps = statistics.median(n / s for n, s in listing)
+        report(
+            f"  listing only (adapter.discover(), no database): {listing[0][0]} resources, "
+            f"median {listing_rps:,.0f}/s over {len(listing)} passes"
         )
         with cpu_clock() as first_cpu:
             first, first_s, first_writes = measured_sync(conn.pk)
@@ -125,11 +176,19 @@ def run(
             f"{resync_writes} (target 0); bookkeeping rows "
             + ", ".join(f"{t} {writes[t]}" for t in BOOKKEEPING)
         )
+        report(
+            f"  vs listing: first sync {first_rps / listing_rps:.2f} "
+            f"(target {TARGET_LISTING_RATIO_FIRST}), re-sync {resync_rps / listing_rps:.2f} "
+            f"(target {TARGET_LISTING_RATIO_RESYNC})"
+        )
     failed = [r for r in [first, *runs] if r.status != SyncRun.Status.SUCCEEDED]
     if failed:
         raise RuntimeError(f"a benchmark sync failed: {failed[0].error}")
     return {
         "provider": spec.key,
+        "listing_rps": round(listing_rps),
+        "listing_ratio_first": round(first_rps / listing_rps, 3),
+        "listing_ratio_resync": round(resync_rps / listing_rps, 3),
         "resources": first.seen,
         "first_sync_s": round(first_s, 3),
         "first_sync_rps": round(first_rps),
@@ -152,6 +211,16 @@ def run(
         "api_calls": first.api_calls,
         "resync_api_calls": runs[0].api_calls,
     }
+
+
+def listing_pass(conn) -> tuple[int, float]:
+    """(resources listed, seconds): the adapter's ``discover()`` alone, nothing stored."""
+    from providers.services.sync import adapter_for
+
+    adapter = adapter_for(conn)
+    started = time.perf_counter()
+    count = sum(1 for _ in adapter.discover())
+    return count, time.perf_counter() - started
 
 
 def _cpu_per_1k(cpu: dict, resources: int) -> float:

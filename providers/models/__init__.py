@@ -10,6 +10,7 @@ from providers.models.costs import (
     VatRule,
 )
 from providers.models.metrics import ResourceMetric, ResourceMetricDaily
+from providers.models.operations import ResourceOperation
 from providers.models.prices import ProviderPrice
 from providers.models.resources import Resource, ResourceEvent
 from providers.models.sync_runs import SyncRun
@@ -30,6 +31,7 @@ __all__ = [
     "ResourceEvent",
     "ResourceMetric",
     "ResourceMetricDaily",
+    "ResourceOperation",
     "SyncRun",
     "VatRule",
 ]

@@ -44,6 +44,12 @@ class Resource(TenantOwnedModel):
     last_seen_at = models.DateTimeField(_("last seen"))
     deleted_at = models.DateTimeField(_("deleted"), null=True, blank=True, db_index=True)
     content_hash = models.CharField(max_length=64)
+    # Who created it, from the provider's operation log (the earliest "created" operation, see
+    # providers.services.operations); "" when no log says. The allocation "creator" condition
+    # reads it. A database default: the sync COPYs new rows without naming this column.
+    created_by = models.CharField(
+        _("created by"), max_length=255, blank=True, default="", db_default=""
+    )
 
     tenant_capabilities = {"view": Capability.VIEW_TENANT}
     # A member limited to some dimension values (core.dimensions) sees the resources with costs
@@ -71,6 +77,7 @@ class Resource(TenantOwnedModel):
         indexes = [
             GinIndex(fields=["labels"], name="resource_labels_gin"),
             models.Index(fields=["tenant", "type", "status"], name="resource_tenant_type_status"),
+            models.Index(fields=["tenant", "created_by"], name="resource_tenant_created_by"),
         ]
 
     def __str__(self) -> str:

@@ -25,10 +25,11 @@ from core.portal.tenancy import portal_view
 from providers.adapters.base import PricingModel, ResourceStatus, ResourceType
 from providers.adapters.yandex.metrics import CPU_OF_GUARANTEED, CPU_UTILIZATION
 from providers.filtersets import ResourceFilterSet
-from providers.models import Resource, ResourceEvent, ResourceMetricDaily
+from providers.models import Resource, ResourceEvent, ResourceMetricDaily, ResourceOperation
 
 PAGE_SIZE = 50
 EVENTS_PAGE_SIZE = 20
+OPERATIONS_SHOWN = 50
 CHILDREN_SHOWN = 50
 METRIC_DAYS = 30
 
@@ -352,8 +353,16 @@ def resource_detail(request, pk: int):
     for event in events:
         event.label, event.badge = EVENT_LABELS.get(event.kind, (event.kind, ""))
         event.rows = change_rows(event.changes)
+    # The provider's own log of who did what (operation logs), newest first, read-only.
+    operations = list(
+        ResourceOperation.objects.for_user(request.user, "view")
+        .filter(tenant_id=resource.tenant_id, resource=resource)
+        .order_by("-at", "-id")[: OPERATIONS_SHOWN + 1]
+    )
     context = {
         "resource": resource,
+        "operations": operations[:OPERATIONS_SHOWN],
+        "operations_more": len(operations) > OPERATIONS_SHOWN,
         "parent": _decorate(resource.parent) if resource.parent_id else None,
         "children": shown[:CHILDREN_SHOWN],
         # Counted only when there are more than are shown (a cluster may have many hosts).

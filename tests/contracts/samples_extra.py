@@ -558,3 +558,70 @@ def _case_connection_balances_collect(world):
         world.a,
         lambda actor: connection_balances_collect(actor=actor, connection_id=connection.pk),
     )
+
+
+# --- resource operation logs (oplogs8) -------------------------------------------------------
+@sample("providers.resourceoperation")
+def _sample_resource_operation(world, tenant):
+    from django.utils import timezone
+
+    from providers.models import ResourceOperation
+
+    resource = _sample_resource(world, tenant)
+    now = timezone.now()
+    return ResourceOperation.objects.create(
+        tenant=tenant,
+        connection=resource.connection,
+        resource=resource,
+        resource_provider_id=resource.provider_id,
+        provider_operation_id=f"op-{resource.pk}",
+        action="created",
+        raw_action="Create instance",
+        actor="ajeuser0sample",
+        at=now,
+        status="done",
+        collected_at=now,
+    )
+
+
+@service_case("providers.services.operations.operations_collect")
+def _case_operations_collect(world):
+    from providers.services.operations import operations_collect
+    from tests.factories import ConnectionFactory
+
+    sim = _yandex_sim()
+    connection = ConnectionFactory(
+        actor=world.operator_a,
+        tenant=world.a,
+        credentials={"oauth_token": sim.oauth_token},
+        endpoints={"*": sim.url},
+    )
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: operations_collect(actor=actor, connection_id=connection.pk),
+    )
+
+
+@service_case("providers.services.refresh.resource_refresh")
+def _case_resource_refresh(world):
+    from providers.services.refresh import resource_refresh
+
+    resource = _sample_resource(world, world.a)
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: resource_refresh(actor=actor, resource_id=resource.pk),
+    )
+
+
+@service_case("providers.services.refresh.resource_request_refresh")
+def _case_resource_request_refresh(world):
+    from providers.services.refresh import resource_request_refresh
+
+    resource = _sample_resource(world, world.a)
+    return (
+        world.owner_a,
+        world.a,
+        lambda actor: resource_request_refresh(actor=actor, resource=resource),
+    )

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import quote
 
 from providers.adapters.base import (
     BalanceKind,
@@ -19,16 +20,19 @@ from providers.adapters.base import (
     MetricSample,
     MetricTarget,
     MetricWindow,
+    OperationRecord,
     ProviderAdapter,
     ProviderError,
     ProviderPermissionDenied,
     ProviderResponseError,
     ResourceRecord,
+    ResourceType,
     ServiceProbe,
     VerifyResult,
 )
 from providers.adapters.http import HttpClient
 from providers.adapters.listing import ListingOutcome, outcome_of
+from providers.adapters.yandex import records
 from providers.adapters.yandex.client import (
     PROVIDER,
     OAuthToken,
@@ -39,6 +43,7 @@ from providers.adapters.yandex.client import (
 from providers.adapters.yandex.discovery import DB_ENGINES, YandexDiscovery, YandexScope
 from providers.adapters.yandex.endpoints import YandexEndpoints
 from providers.adapters.yandex.metrics import YandexMetrics, probe_query
+from providers.adapters.yandex.operations import YandexOperations
 from providers.adapters.yandex.services import SERVICES, db_service
 
 # (service, endpoint field, list path) of each folder-level probe, in discovery's order.
@@ -194,6 +199,37 @@ class YandexCloudAdapter(ProviderAdapter):
     ) -> Iterator[MetricSample]:
         assert self.listing is not None
         return YandexMetrics(self.client, self.listing).cpu(targets, window)
+
+    def operations(self, since: datetime | None) -> Iterator[OperationRecord]:
+        """Compute instances' operations at or after ``since`` (see ``yandex/operations.py``:
+        read per instance, the only listing the reference documents)."""
+        report = self._new_report()
+        folder_ids = YandexDiscovery(self.client, self.scope, report).folder_ids()
+        yield from YandexOperations(self.client, folder_ids, report, since)
+
+    # Types ``refresh`` can read by id; other resources are refreshed by the next sync.
+    refresh_types = frozenset({ResourceType.VM, ResourceType.DISK})
+
+    def refresh(self, provider_id: str) -> ResourceRecord | None:
+        """One instance or disk by id (``GET /compute/v1/instances/{id}``, then
+        ``/compute/v1/disks/{id}``), normalized as discovery does; None when neither exists."""
+        for path, convert in (
+            ("/compute/v1/instances/", records.instance),
+            ("/compute/v1/disks/", records.disk),
+        ):
+            try:
+                item = self.client.get("compute", path + quote(provider_id, safe=""))
+            except ProviderError as exc:
+                if exc.status == 404:
+                    continue
+                raise
+            try:
+                return convert(item)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise ProviderResponseError(
+                    f"{PROVIDER}: unexpected data for {provider_id} ({type(exc).__name__}: {exc})"
+                ) from exc
+        return None
 
     def balances(self) -> list[BalanceRecord]:
         """The balance of the scope's billing account, or of every billing account the

@@ -77,6 +77,10 @@ class YandexDiscovery:
 
     # -- scope -----------------------------------------------------------------------------------
 
+    def folder_ids(self) -> list[str]:
+        """The ids of every folder in scope (the operation log reads them folder by folder)."""
+        return [r.provider_id for r in self._scope_records() if r.type == ResourceType.FOLDER]
+
     def _scope_records(self) -> Iterator[ResourceRecord]:
         get, unit = self.client.get, self.report.unit
         folder_types, cloud_types = (ResourceType.FOLDER,), (ResourceType.CLOUD,)

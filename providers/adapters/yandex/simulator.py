@@ -203,6 +203,8 @@ class YandexCloudSimulator(SimulatorServer):
             r("GET", "/resource-manager/v1/folders", self._folders),
             r("GET", "/resource-manager/v1/folders/([^/]+)", self._folder),
             r("GET", "/compute/v1/(instances|disks|snapshots|images)", self._collection),
+            r("GET", "/compute/v1/instances/([^/]+)/operations", self._instance_operations),
+            r("GET", "/compute/v1/(instances|disks)/([^/]+)", self._compute_object),
             r("GET", "/vpc/v1/(networks|subnets|addresses)", self._collection),
             r("GET", "/storage/v1/(buckets)", self._collection),
             r("GET", f"/managed-({_ENGINES})/v1/clusters", self._db_clusters),
@@ -272,6 +274,25 @@ class YandexCloudSimulator(SimulatorServer):
     def _collection(self, query, body, collection):
         items = self.inventory.items(self._folder_id(query), collection)
         return page(items, query, collection)
+
+    def _instance_operations(self, query, body, instance_id):
+        operations = self.inventory.instance_operations(instance_id)
+        if operations is None:
+            raise ApiError(5, f"Instance {instance_id} not found")
+        if self.inventory.vm_folder.get(instance_id) in self.denied_folders:
+            raise ApiError(7, f"Permission denied to instance {instance_id}")
+        return page(operations, query, "operations")
+
+    def _compute_object(self, query, body, collection, object_id):
+        """``GET /compute/v1/instances/{id}`` and ``/disks/{id}``: one object, as listed."""
+        for folder_id, folder in self.inventory.folders.items():
+            item = folder.items[collection].get(object_id)
+            if item is not None:
+                if folder_id in self.denied_folders:
+                    raise ApiError(7, f"Permission denied to {object_id}")
+                return item
+        noun = "Instance" if collection == "instances" else "Disk"
+        raise ApiError(5, f"{noun} {object_id} not found")
 
     def _db_clusters(self, query, body, engine):
         items = self.inventory.items(self._folder_id(query), f"{engine}_clusters")

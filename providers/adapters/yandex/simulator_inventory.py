@@ -11,6 +11,7 @@ random sequence, so a series of runs is reproducible too.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 from collections.abc import Iterator
@@ -63,6 +64,11 @@ _LABEL_VALUES = {
     "team": ("core", "data", "web", "ml", "billing"),
     "app": ("api", "worker", "frontend", "etl", "search"),
 }
+# Who acts on instances in the operation log (Yandex names the subject: a user account or a
+# service account id); chosen by a hash of the instance id, so that the seeded inventory's random
+# sequence is not disturbed.
+ACTORS = ("ajeuser0alice0000000", "ajesa0terraform00000", "ajeuser0bob000000000")
+_OPERATION_TYPE = "type.googleapis.com/yandex.cloud.compute.v1.{}InstanceMetadata"
 _ODD_STATUSES = ("PROVISIONING", "STARTING", "STOPPING", "ERROR", "CRASHED")
 
 
@@ -123,6 +129,9 @@ class Inventory:
         self._serial = 0
         self._vm_serial = 0
         self._page_cache: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        # Instance id -> operations recorded by mutations (the "create" one is derived from the
+        # instance itself, so a large inventory costs nothing until its log is read).
+        self.operations: dict[str, list[dict[str, Any]]] = {}
         self._generate()
 
     # -- reading ---------------------------------------------------------------------------------
@@ -144,6 +153,42 @@ class Inventory:
         with self.lock:
             folder_id = self.vm_folder.get(vm_id)
             return self.folders[folder_id].items["instances"].get(vm_id) if folder_id else None
+
+    def instance_operations(self, vm_id: str) -> list[dict[str, Any]] | None:
+        """The instance's operations, newest first (as the console lists them); None when the
+        instance does not exist (its log is gone with it)."""
+        with self.lock:
+            vm = self.instance(vm_id)
+            if vm is None:
+                return None
+            created = self._operation(
+                vm_id, "Create", vm["createdAt"], self.creator_of(vm_id), "Create instance"
+            )
+            ops = [created, *self.operations.get(vm_id, ())]
+        return sorted(ops, key=lambda op: (_parse(op["createdAt"]), op["id"]), reverse=True)
+
+    @staticmethod
+    def creator_of(vm_id: str) -> str:
+        return ACTORS[int(hashlib.sha256(vm_id.encode()).hexdigest(), 16) % len(ACTORS)]
+
+    @staticmethod
+    def _operation(vm_id: str, kind: str, at: str, actor: str, description: str) -> dict:
+        digest = hashlib.sha256(f"{vm_id}/{kind}/{at}".encode()).hexdigest()[:17]
+        return {
+            "id": vm_id[:3] + digest,
+            "description": description,
+            "createdAt": at,
+            "createdBy": actor,
+            "modifiedAt": at,
+            "done": True,
+            "metadata": {"@type": _OPERATION_TYPE.format(kind), "instanceId": vm_id},
+        }
+
+    def _log(self, vm_id: str, kind: str, at: str, description: str) -> None:
+        actor = ACTORS[(len(self.operations.get(vm_id, ())) + 1) % len(ACTORS)]
+        self.operations.setdefault(vm_id, []).append(
+            self._operation(vm_id, kind, at, actor, description)
+        )
 
     def presets(self) -> list[dict[str, Any]]:
         return [
@@ -613,13 +658,23 @@ class Inventory:
             candidates = sorted(vm for vm in self.vm_folder if not self._is_k8s_node(vm))
             picked = rng.sample(candidates, min(len(candidates), change + disappear))
             folder_ids = list(self.folders)
+            # The operation log records each change at the time it is made.
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             for _ in range(appear):
-                report.appeared += self._add_vm(rng.choice(folder_ids))
+                ids = self._add_vm(rng.choice(folder_ids))
+                self.folders[self.vm_folder[ids[0]]].items["instances"][ids[0]]["createdAt"] = now
+                report.appeared += ids
             for vm_id in picked[:change]:
                 vm = self.instance(vm_id)
                 assert vm is not None
-                vm["status"] = "STOPPED" if vm.get("status") == "RUNNING" else "RUNNING"
+                starting = vm.get("status") != "RUNNING"
+                vm["status"] = "RUNNING" if starting else "STOPPED"
                 vm["labels"] = {**vm.get("labels", {}), "revision": str(rng.randrange(10**6))}
+                self._log(vm_id, "Update", now, "Update instance")
+                if starting:
+                    self._log(vm_id, "Start", now, "Start instance")
+                else:
+                    self._log(vm_id, "Stop", now, "Stop instance")
                 report.changed.append(vm_id)
             for vm_id in picked[change:]:
                 report.disappeared += self._remove_vm(vm_id)
@@ -639,6 +694,7 @@ class Inventory:
 
     def _remove_vm(self, vm_id: str) -> list[str]:
         folder_id = self.vm_folder.pop(vm_id)
+        self.operations.pop(vm_id, None)
         items = self.folders[folder_id].items
         vm = items["instances"].pop(vm_id)
         removed = [vm_id]
@@ -697,3 +753,7 @@ class Inventory:
         if isinstance(obj, list):
             return [Inventory._compact(v) for v in obj]
         return obj
+
+
+def _parse(moment: str) -> datetime:
+    return datetime.fromisoformat(moment)

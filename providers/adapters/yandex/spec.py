@@ -152,6 +152,8 @@ SPEC = ProviderSpec(
         metrics=True,
         costs=frozenset({CostCapability.BUCKET_EXPORT}),
         balance=True,
+        operations_log=True,
+        refresh=True,
     ),
     adapter=adapter,
     region_names=REGION_NAMES,
