@@ -29,7 +29,7 @@ from allocation.models import (
 )
 from allocation.models.metrics import DIMENSION_CHOICES
 from core.api.base import TenantScopedFilterSet
-from core.filters import UtcDateTimeFilter
+from core.filters import IntegerFilter, UtcDateTimeFilter
 from core.models import Tenant
 
 User = get_user_model()
@@ -168,7 +168,7 @@ class BusinessMetricValueFilterSet(TenantScopedFilterSet):
     metric = django_filters.ModelChoiceFilter(queryset=BusinessMetric.objects.all())
     day_from = django_filters.DateFilter(field_name="day", lookup_expr="gte")
     day_to = django_filters.DateFilter(field_name="day", lookup_expr="lte")
-    dimension_value_id = django_filters.NumberFilter()
+    dimension_value_id = IntegerFilter()
 
     class Meta:
         model = BusinessMetricValue
@@ -272,7 +272,7 @@ class AllocatedCostFilterSet(TenantScopedFilterSet):
     kind = django_filters.ChoiceFilter(choices=AllocatedCost.Kind.choices)
     day_after = django_filters.DateFilter(field_name="day", lookup_expr="gte", label="From day")
     day_before = django_filters.DateFilter(field_name="day", lookup_expr="lte", label="To day")
-    target_id = django_filters.NumberFilter(min_value=1)
+    target_id = IntegerFilter(min_value=1)
     billing_currency = django_filters.CharFilter(max_length=3)
 
     class Meta:
