@@ -17,7 +17,6 @@ from providers.models import Connection, Resource, ResourceOperation, SyncRun
 from providers.services.connections import connection_credentials
 from providers.services.operations import OVERLAP, operations_collect
 from providers.services.sync import connection_sync
-from tests.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -144,12 +143,6 @@ def test_the_sync_task_collects_operations_and_a_failure_is_a_warning(
     assert any("Operation log not read" in w["message"] for w in run.warnings)
     failed = AuditEvent.objects.get(event_type="connection.operations_failed")
     assert "operation log unavailable" in failed.extra["error"]
-
-
-def test_operations_are_only_read_where_the_provider_declares_a_log(world):
-    selectel = ConnectionFactory(tenant=world.a, provider="selectel")
-    assert operations_collect(connection_id=selectel.pk) is None
-    assert not AuditEvent.objects.filter(event_type__startswith="connection.operations").exists()
 
 
 def test_an_operation_read_before_its_resource_is_linked_by_the_next_collection(

@@ -170,11 +170,5 @@ def test_a_wrong_signature_is_refused_before_the_body_is_read(synced):
     assert response.status_code == 401
 
 
-def test_a_provider_without_single_resource_refresh_is_a_409(world):
-    selectel = ConnectionFactory(tenant=world.a, provider="selectel")
-    response = _post(selectel, _body("anything"))
-    assert response.status_code == 409
-
-
 def _pk(connection, provider_id) -> int:
     return Resource.objects.get(connection=connection, provider_id=provider_id).pk
