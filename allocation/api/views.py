@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -92,6 +92,7 @@ from allocation.services.tags import (
     virtual_tag_update,
 )
 from core.api.base import TenantScopedViewSet
+from core.api.schema import VALIDATION_ERROR
 from providers.costs.query import QueryError, amount_text, cost_tenant_for
 
 
@@ -693,6 +694,13 @@ class UnitCostView(APIView):
 
 
 # --- chargeback ------------------------------------------------------------------------------
+# A delete the service refuses (an issued invoice, a price book with invoices) is a 400.
+REFUSABLE_DELETE = extend_schema_view(
+    destroy=extend_schema(responses={204: None, 400: VALIDATION_ERROR})
+)
+
+
+@REFUSABLE_DELETE
 class PriceBookViewSet(_ServiceViewSet):
     """Client price books (MSP operators: ``manage_billing``). Rules: /price-book-rules/;
     fixed fees and custom lines: /price-book-charges/."""
@@ -748,6 +756,7 @@ class PriceBookChargeViewSet(_ServiceViewSet):
         price_book_charge_delete(actor=self.request.user, charge=instance)
 
 
+@REFUSABLE_DELETE
 class InvoiceViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -822,7 +831,10 @@ class InvoiceViewSet(
             OpenApiParameter("file_type", OpenApiTypes.STR, description=", ".join(exports.FORMATS)),
             OpenApiParameter("audience", OpenApiTypes.STR, description="customer or internal"),
         ],
-        responses={200: OpenApiTypes.BINARY},
+        responses={
+            (200, media_type.split(";")[0]): OpenApiTypes.BINARY
+            for media_type in sorted(set(exports.CONTENT_TYPES.values()))
+        },
     )
     @action(detail=True, methods=["get"], url_path="export")
     def export(self, request, pk=None):

@@ -232,6 +232,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "allocation.api.schema_hooks.margin_fields_optional",
+    ],
     # Several models have a "status"; name their enums explicitly so the schema is stable.
     "ENUM_NAME_OVERRIDES": {
         "TenantStatusEnum": "core.models.tenancy.Tenant.Status",
