@@ -242,6 +242,9 @@ SPECTACULAR_SETTINGS = {
         "ConnectionStatusEnum": "providers.models.connections.Connection.Status",
         "SyncRunStatusEnum": "providers.models.sync_runs.SyncRun.Status",
         "ResourceStatusEnum": "providers.models.resources.STATUS_CHOICES",
+        "MappingRunStatusEnum": "allocation.models.runs.MappingRun.Status",
+        "MappingRunTriggerEnum": "allocation.models.runs.MappingRun.Trigger",
+        "InvoiceStatusEnum": "allocation.models.billing.Invoice.Status",
     },
 }
 
